@@ -1,0 +1,100 @@
+/*
+ * storage: the durable txn log and snapshots, in Apache ZooKeeper 3.8's on-disk formats
+ * (../shared/spec/server-formats.md), with group commit and recovery.
+ *
+ * Happy path: the loop thread calls storage_append() for each txn as it is prepared;
+ * appends made while a write+fsync is in flight are batched into the next one. The
+ * write and fsync run on a worker (libuv threadpool); when a batch is durable the
+ * on_durable callback runs on the loop thread with the highest durable zxid. Nothing is
+ * acknowledged to anyone before that callback.
+ *
+ * Failure modes:
+ *  - write/fsync error (ENOSPC, EIO): on_durable gets status < 0 and the zxid of the
+ *    last txn that *is* durable; the failed batch is cut off the file (truncate to the
+ *    last durable offset) so no half record is left; later appends retry.
+ *  - Recovery: a torn tail (partial record, or zeros/garbage after the last good record
+ *    with nothing valid after it) is truncated with a warning; a record that fails its
+ *    checksum but is followed by valid records is corruption: storage_load() fails with
+ *    the file, offset and zxid in errmsg. A snapshot that fails its checksum is skipped
+ *    for the previous one, with a warning.
+ *
+ * storage knows nothing of sessions or connections: sessions come and go as (id, timeout)
+ * pairs.
+ */
+#ifndef ZK_STORAGE_H
+#define ZK_STORAGE_H
+
+#include <stdint.h>
+#include <uv.h>
+#include "txn.h"
+#include "datatree.h"
+
+struct storage_opts {
+	const char *data_dir;		/* snapshots (and logs when log_dir is NULL) */
+	const char *log_dir;		/* dataLogDir, or NULL */
+	int32_t snap_count;		/* zookeeper.snapCount, default 100000 */
+	int64_t snap_size_kb;		/* zookeeper.snapSizeLimitInKb, default 4194304 */
+	int64_t prealloc_kb;		/* zookeeper.preAllocSize, default 65536 */
+	int force_sync;			/* zookeeper.forceSync (default 1) */
+	uint64_t seed;			/* randomises the snapshot trigger */
+};
+
+struct zk_storage;
+
+typedef void (*storage_durable_fn)(void *ctx, int64_t durable_zxid, int status);
+
+struct storage_session {
+	int64_t id;
+	int32_t timeout;
+};
+
+struct storage_load_cb {
+	void *ctx;
+	/* A session from the snapshot. */
+	void (*session)(void *ctx, int64_t id, int32_t timeout);
+	/* Each txn replayed from the logs (zxid > snapshot zxid), after the tree applied it. */
+	void (*txn)(void *ctx, const struct zk_txn *txn);
+};
+
+/* Creates dataDir/version-2 (and the log dir) if missing; fails with the path named if a
+ * directory cannot be created or written. */
+int storage_open(uv_loop_t *loop, const struct storage_opts *opts,
+		 storage_durable_fn on_durable, void *ctx,
+		 struct zk_storage **out, char *errmsg, size_t errlen);
+
+/*
+ * Loads the newest valid snapshot and replays the logs after it into a new tree, fixes a
+ * torn tail, and positions the log for appends. A fresh dataDir gives a fresh tree and
+ * writes snapshot.0, as Apache does. Returns 0 or a negative code with errmsg set.
+ */
+int storage_load(struct zk_storage *st, struct zk_tree **tree,
+		 const struct storage_load_cb *cb, char *errmsg, size_t errlen);
+
+/* Queues a txn (its zxid must be larger than every earlier one). 0 or ZSYSTEMERROR. */
+int storage_append(struct zk_storage *st, const struct zk_txn *txn);
+
+/* True when snapCount/snapSize (with Apache's randomisation) says a snapshot is due. */
+int storage_snapshot_due(const struct zk_storage *st);
+/*
+ * Rolls the log and writes snapshot.<last zxid> of tree + sessions: serialised now on
+ * the calling thread, written, fsynced, renamed and the directory fsynced on a worker.
+ * Skipped (returns 0) if one is already being written.
+ */
+int storage_snapshot(struct zk_storage *st, const struct zk_tree *tree,
+		     const struct storage_session *sessions, int32_t nsessions);
+
+/* Flushes what is queued, waits for workers, closes files. */
+void storage_close(struct zk_storage *st);
+
+/* Keeps the newest `retain` (>= 3) snapshots and the logs they need (server-formats.md
+ * §10). Synchronous; used by autopurge (on a worker) and `zkensemble purge`. */
+int storage_purge(const char *data_dir, const char *log_dir, int retain,
+		  char *errmsg, size_t errlen);
+
+/* Bytes of the files in each version-2 directory (for the conf 4lw). */
+int64_t storage_dir_size(const char *dir);
+
+/* Stats for mntr / bench: number of fsyncs and txns written since start. */
+void storage_stats(const struct zk_storage *st, int64_t *fsyncs, int64_t *txns);
+
+#endif

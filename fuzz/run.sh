@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds and runs the libFuzzer targets with ASan+UBSan (clang). FUZZ_SECONDS per target
+# (default 60). Seeds live in fuzz/corpus/<target>/ and grow as the fuzzer finds paths.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${FUZZ_SECONDS:-60}
+out=build/fuzz
+mkdir -p "$out"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Icommon -Iensemble"
+clang $flags -o "$out/fuzz_request" fuzz/fuzz_request.c common/zkproto.c common/buf.c
+clang $flags -o "$out/fuzz_txn" fuzz/fuzz_txn.c ensemble/txn.c common/zkproto.c common/buf.c
+for t in fuzz_request fuzz_txn; do
+	mkdir -p "fuzz/corpus/$t"
+	echo "== $t for ${secs}s"
+	rc=0
+	"$out/$t" -max_total_time="$secs" -max_len=4096 -rss_limit_mb=1024 -print_final_stats=1 \
+		"fuzz/corpus/$t" > "$out/$t.log" 2>&1 || rc=$?
+	grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|DONE' "$out/$t.log" || true
+	if [ "$rc" -ne 0 ]; then
+		tail -40 "$out/$t.log"
+		echo "$t: fuzzer failed (exit $rc); the crashing input is in the current directory"
+		exit 1
+	fi
+done

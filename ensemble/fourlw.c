@@ -376,7 +376,14 @@ void fourlw_run(struct zk_server *s, struct conn *self, const char *word, const 
 	} else if (!strcmp(word, "stmk")) {
 		fprintf(f, "%lld", extra_len >= 8 ? (long long)be64_get(extra) : 306LL);
 	} else if (!strcmp(word, "hash")) {
-		/* We keep no digest history yet: Apache prints nothing until zxid 128. */
+		int32_t i;
+
+		for (i = 0; i < s->digest_n; i++) {
+			int32_t k = (s->digest_head + i) % 1024;
+
+			fprintf(f, "%llx: %lld\n", (unsigned long long)s->digest_zxid[k],
+				(long long)s->digest_val[k]);
+		}
 	}
 done:
 	fclose(f);

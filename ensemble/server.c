@@ -412,6 +412,16 @@ static void apply_pending(struct zk_server *s, struct pending *p)
 	if (tree_apply(s->tree, t, &reply, tree_event_cb, s) != 0)
 		log_error("apply of zxid 0x%llx ran out of memory", (long long)t->hdr.zxid);
 	prep_applied(s->prep, t->hdr.zxid);
+	if ((t->hdr.zxid & 127) == 0) {
+		int32_t i = (s->digest_head + s->digest_n) % 1024;
+
+		s->digest_zxid[i] = t->hdr.zxid;
+		s->digest_val[i] = tree_digest(s->tree);
+		if (s->digest_n < 1024)
+			s->digest_n++;
+		else
+			s->digest_head = (s->digest_head + 1) % 1024;
+	}
 	if (t->hdr.type == ZOP_CREATESESSION) {
 		sessions_add(s->sessions, t->hdr.client_id, t->timeout, now_ms(s));
 	} else if (t->hdr.type == ZOP_CLOSESESSION) {

@@ -120,6 +120,9 @@ struct zk_server {
 	int64_t auth_failed;
 	int64_t last_resp_size, min_resp_size, max_resp_size;
 	int64_t wall_offset_ms;		/* wall clock - monotonic clock */
+	/* the hash 4lw: tree digests at zxids divisible by 128, the last 1024, as a ring */
+	int64_t digest_zxid[1024], digest_val[1024];
+	int32_t digest_n, digest_head;
 };
 
 /* fourlw.c */

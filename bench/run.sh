@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# make bench: the write path of zkensemble against Apache ZooKeeper 3.8 on this machine, in
+# the same run, with the same client (Apache's C client, bench/zkload.c). Absolute numbers
+# on shared machines are noise; the ratios are the result.
+#
+#   BENCH_SECS=10 (per point)  BENCH_NODES=200000 (RSS / restart test)  BENCH_CLIENTS="1 8 32"
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+secs=${BENCH_SECS:-10}
+nodes=${BENCH_NODES:-200000}
+clients=${BENCH_CLIENTS:-"1 8 32"}
+work=$top/build/bench
+rm -rf "$work"
+mkdir -p "$work"
+cc -O2 -Wall -o "$work/zkload" bench/zkload.c -lzookeeper_mt -lpthread
+
+declare -A PORT=([apache]=27181 [ours]=27182)
+declare -A PID=()
+
+cleanup() {
+	for k in "${!PID[@]}"; do kill -9 "${PID[$k]}" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+start() { # kind
+	local kind=$1 dir=$work/$1 port=${PORT[$1]}
+	mkdir -p "$dir/data"
+	cat > "$dir/zoo.cfg" <<CFG
+tickTime=2000
+dataDir=$dir/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=*
+CFG
+	if [ "$kind" = apache ]; then
+		java -cp '/usr/share/java/*' -Dzookeeper.4lw.commands.whitelist='*' \
+			-Dzookeeper.admin.enableServer=false \
+			org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" > "$dir/log" 2>&1 &
+	else
+		ZK_LOG_LEVEL=warn bin/zkensemble "$dir/zoo.cfg" > "$dir/log" 2>&1 &
+	fi
+	PID[$kind]=$!
+	local t0; t0=$(date +%s.%N)
+	for _ in $(seq 1 600); do
+		if printf srvr | nc -q 1 127.0.0.1 "$port" 2>/dev/null | grep -q '^Mode'; then
+			awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.3f\n", a - b}'
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "bench: $kind did not start; log:" >&2
+	tail -20 "$dir/log" >&2
+	exit 1
+}
+
+stop() { # kind
+	kill -TERM "${PID[$1]}" 2>/dev/null || true
+	wait "${PID[$1]}" 2>/dev/null || true
+	unset "PID[$1]"
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+mntr() { printf mntr | nc -q 1 127.0.0.1 "${PORT[ours]}" | awk -v k="$1" '$1 == k {print $2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b ? a / b : 0}'; }
+
+echo "== disk: fsync latency"
+dd if=/dev/zero of="$work/fsync.test" bs=4k count=300 oflag=dsync 2>&1 | tail -1 |
+	awk '{printf "300 synchronous 4 KiB writes in %s s: %.2f ms per fsync\n", $(NF-3), $(NF-3)*1000/300}'
+rm -f "$work/fsync.test"
+
+start apache > /dev/null
+start ours > /dev/null
+echo
+echo "== acknowledged creates/s of 100-byte znodes, ${secs}s per point"
+printf "%-8s %12s %12s %8s %14s %14s\n" clients apache ours ratio "apache p99us" "ours p99us"
+for n in $clients; do
+	a=$("$work/zkload" write "127.0.0.1:${PORT[apache]}" "$n" "$secs" "/bench$n")
+	f0=$(mntr zk_fsync_count); t0=$(mntr zk_txn_count)
+	o=$("$work/zkload" write "127.0.0.1:${PORT[ours]}" "$n" "$secs" "/bench$n")
+	f1=$(mntr zk_fsync_count); t1=$(mntr zk_txn_count)
+	ar=$(sed 's/.*rate=\([0-9]*\).*/\1/' <<< "$a"); or=$(sed 's/.*rate=\([0-9]*\).*/\1/' <<< "$o")
+	ap=$(sed 's/.*p99_us=\([0-9]*\).*/\1/' <<< "$a"); op=$(sed 's/.*p99_us=\([0-9]*\).*/\1/' <<< "$o")
+	printf "%-8s %12s %12s %8s %14s %14s   (ours: %s txns in %s fsyncs = %s per fsync)\n" \
+		"$n" "$ar" "$or" "$(ratio "$or" "$ar")" "$ap" "$op" $((t1 - t0)) $((f1 - f0)) \
+		"$(ratio $((t1 - t0)) $((f1 - f0 > 0 ? f1 - f0 : 1)))"
+done
+
+echo
+echo "== $nodes znodes of 100 bytes: memory and restart"
+for k in apache ours; do
+	"$work/zkload" fill "127.0.0.1:${PORT[$k]}" "$nodes" /fill
+done
+ra=$(rss_kb "${PID[apache]}"); ro=$(rss_kb "${PID[ours]}")
+printf "RSS:      apache %6d MB   ours %6d MB   ratio %s\n" $((ra / 1024)) $((ro / 1024)) "$(ratio "$ro" "$ra")"
+stop apache; stop ours
+ta=$(start apache); to=$(start ours)
+printf "restart (process start to serving): apache %.2f s   ours %.2f s\n" "$ta" "$to"
+ca=$("$work/zkload" count "127.0.0.1:${PORT[apache]}" /fill)
+co=$("$work/zkload" count "127.0.0.1:${PORT[ours]}" /fill)
+echo "znodes under /fill after restart: apache $ca, ours $co"
+[ "$co" = "$nodes" ] || { echo "bench: ours lost znodes across restart" >&2; exit 1; }

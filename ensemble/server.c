@@ -1218,6 +1218,38 @@ static void tick_cb(uv_timer_t *t)
 	}
 }
 
+/* ---- autopurge ------------------------------------------------------------------------ */
+
+static void purge_work_cb(uv_work_t *w)
+{
+	struct zk_server *s = container_of(w, struct zk_server, purge_work);
+	const struct zk_config *cfg = s->cfg;
+	char err[512];
+
+	if (storage_purge(cfg->data_dir, cfg->data_log_dir[0] ? cfg->data_log_dir : NULL,
+			  cfg->autopurge_snap_retain, err, sizeof(err)))
+		log_warn("autopurge: %s", err);
+}
+
+static void purge_done_cb(uv_work_t *w, int status)
+{
+	struct zk_server *s = container_of(w, struct zk_server, purge_work);
+
+	(void)status;
+	s->purging = 0;
+}
+
+static void purge_timer_cb(uv_timer_t *t)
+{
+	struct zk_server *s = container_of(t, struct zk_server, purge_timer);
+
+	if (s->purging || s->stopping)
+		return;
+	s->purging = 1;
+	if (uv_queue_work(s->loop, &s->purge_work, purge_work_cb, purge_done_cb))
+		s->purging = 0;
+}
+
 /* ---- setup ------------------------------------------------------------------------------ */
 
 static void load_session_cb(void *ctx, int64_t id, int32_t timeout)
@@ -1341,6 +1373,16 @@ int server_start(struct zk_server *s, char *errmsg, size_t errlen)
 	uv_check_init(s->loop, &s->flush);
 	s->handles_open++;
 	uv_check_start(&s->flush, flush_cb);
+	uv_timer_init(s->loop, &s->purge_timer);
+	s->handles_open++;
+	if (cfg->autopurge_interval_h > 0) {
+		uint64_t every = (uint64_t)cfg->autopurge_interval_h * 3600 * 1000;
+
+		/* Like Apache: purge once at start, then every purgeInterval hours. */
+		uv_timer_start(&s->purge_timer, purge_timer_cb, 0, every);
+		log_info("autopurge: keeping %d snapshots, every %d h", cfg->autopurge_snap_retain,
+			 cfg->autopurge_interval_h);
+	}
 	log_info("serving clients on %s:%d (standalone, tickTime %d, session timeouts %d..%d ms)",
 		 host, cfg->client_port, cfg->tick_time, cfg->min_session_timeout,
 		 cfg->max_session_timeout);
@@ -1378,6 +1420,8 @@ void server_stop(struct zk_server *s, void (*done)(void *ctx), void *ctx)
 		uv_close((uv_handle_t *)&s->tick, handle_closed_cb);
 		s->flush.data = s;
 		uv_close((uv_handle_t *)&s->flush, handle_closed_cb);
+		s->purge_timer.data = s;
+		uv_close((uv_handle_t *)&s->purge_timer, handle_closed_cb);
 	}
 	if (s->handles_open == 0 && done)
 		done(ctx);

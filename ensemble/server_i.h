@@ -100,6 +100,9 @@ struct zk_server {
 	int listening;
 	uv_timer_t tick;
 	uv_check_t flush;
+	uv_timer_t purge_timer;		/* autopurge.purgeInterval */
+	uv_work_t purge_work;
+	int purging;
 	int handles_open;
 	void (*stop_done)(void *ctx);
 	void *stop_ctx;

@@ -452,25 +452,39 @@ static void durable_cb(void *ctx, int64_t durable_zxid, int status)
 		pending_free(p);
 	}
 	if (status < 0) {
-		/* Everything after durable_zxid was dropped by storage: fail those requests by
-		 * closing their connections (the clients' writes did not happen) and hand the
-		 * zxids out again. */
-		log_error("txn log write failed; %s", "failing writes that did not reach disk");
-		while ((p = s->pend_head)) {
-			s->pend_head = p->next;
-			if (p->conn && p->conn->state != CONN_CLOSING) {
-				if (p->txn.hdr.type == ZOP_CLOSESESSION)
-					sessions_add(s->sessions, p->txn.hdr.client_id,
-						     sessions_timeout(s->sessions, p->txn.hdr.client_id) > 0
-						     ? sessions_timeout(s->sessions, p->txn.hdr.client_id)
-						     : p->conn->timeout, now_ms(s));
-				conn_close(p->conn);
-			}
-			pending_free(p);
-		}
-		s->pend_tail = NULL;
+		/* Storage dropped everything after durable_zxid (disk full, I/O error): those
+		 * writes did not happen. Their clients get SYSTEMERROR (Apache would have shut
+		 * down instead); session txns close their connection so the client retries. The
+		 * zxids are handed out again. */
+		log_error("txn log write failed: failing %lld writes after zxid 0x%llx",
+			  (long long)(s->zxid - durable_zxid), (long long)durable_zxid);
+		struct pending *failed = s->pend_head;
+
 		prep_reset(s->prep);
 		s->zxid = tree_last_zxid(s->tree);
+		/* Detach first: replies below may let connections submit new writes. */
+		s->pend_head = s->pend_tail = NULL;
+		while ((p = failed)) {
+			struct conn *c = p->conn;
+
+			failed = p->next;
+			if (p->txn.hdr.type == ZOP_CLOSESESSION && c) {
+				/* The session lives on; its owner may close it again. */
+				sessions_add(s->sessions, p->txn.hdr.client_id, c->timeout, now_ms(s));
+			}
+			if (c && p->entry && p->txn.hdr.type != ZOP_CREATESESSION &&
+			    p->txn.hdr.type != ZOP_CLOSESESSION) {
+				put_header_reply(&p->entry->out, p->entry->req.xid, s->zxid,
+						 ZSYSTEMERROR);
+				p->entry->state = E_DONE;
+				pending_free(p);
+				conn_pump(c);
+				continue;
+			}
+			if (c)
+				conn_close(c);
+			pending_free(p);
+		}
 	}
 	if (storage_snapshot_due(s->storage))
 		take_snapshot(s);

@@ -6,11 +6,25 @@
  *
  * Errors name the key and the line: "zoo.cfg:7: tickTime: 'abc' is not a number".
  * Unknown keys are kept and warned about (as Apache turns them into properties), never fatal;
- * JVM-only keys (serverCnxnFactory, authProvider.N, admin.*, ssl.*) are logged as ignored.
+ * JVM-only keys (serverCnxnFactory, authProvider.N, admin.*, ssl.*, metricsProvider.*) are
+ * logged as ignored.
+ *
+ * Settings Apache reads as system properties (zookeeper.snapCount, jute.maxbuffer, ...) are
+ * accepted in zoo.cfg with or without the "zookeeper." prefix and from -D words of
+ * SERVER_JVMFLAGS then JVMFLAGS (the later word wins, as on the java command line). They keep
+ * Java's lenient reading (a bad number warns and keeps the default; booleans follow
+ * Boolean.getBoolean, skipACL only "yes", forceSync off only for "no"); zoo.cfg's own keys
+ * (tickTime, clientPort, ...) are strict and a bad value is an error.
+ *
+ * After config_load every field holds its effective value: defaults applied, session timeouts
+ * derived from tickTime, data_log_dir filled in, client_port/client_port_address taken from
+ * this server's "server.N=...;[host:]port" part when it has one, peer_observer from its
+ * server line.
  */
 #ifndef ZK_CONFIG_H
 #define ZK_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define ZK_MAX_SERVERS 255
@@ -21,7 +35,7 @@ struct zk_server_cfg {
 	int quorum_port;
 	int election_port;
 	int observer;			/* :observer */
-	char client_host[256];		/* from ;[host:]port, "" if absent */
+	char client_host[256];		/* from ;[host:]port, "" if absent (= 0.0.0.0) */
 	int client_port;		/* 0 if absent */
 };
 
@@ -57,15 +71,25 @@ struct zk_config {
 	int32_t listen_backlog;		/* clientPortListenBacklog, -1 */
 	int64_t myid;			/* from dataDir/myid in quorum mode, else 0 */
 	int nservers;
-	struct zk_server_cfg servers[ZK_MAX_SERVERS];
+	struct zk_server_cfg servers[ZK_MAX_SERVERS];	/* in file order */
+	int32_t secure_client_port;	/* 0 = unset (TLS listener) */
+	char secure_client_port_address[256];
+	int quorum_listen_on_all_ips;	/* default 0 */
+	int sync_enabled;		/* default 1 (observers log txns) */
+	int local_sessions_enabled;	/* default 0 */
+	int local_sessions_upgrading_enabled;	/* default 0 */
+	int emulate353_ttl_nodes;	/* zookeeper.emulate353TTLNodes */
+	char dynamic_config_file[4096];	/* "" = server lines are in zoo.cfg */
+	int64_t config_version;		/* hex suffix of the dynamic file name, else 0 */
 };
 
-/* Defaults for everything; data_dir empty. */
+/* Defaults for everything (session timeouts for the default tick); data_dir empty. */
 void config_defaults(struct zk_config *c);
 
 /*
- * Reads path into c (after config_defaults + environment). Returns 0, or -1 with a message
- * naming the file, line and key in errmsg. Warnings go to the log.
+ * Fills c: config_defaults, then the environment's -D words, then path (zoo.cfg wins), then
+ * the dynamic file, derived values, dataDir/myid and validation. Returns 0, or -1 with a
+ * message naming the file, line and key in errmsg. Warnings go to the log.
  */
 int config_load(struct zk_config *c, const char *path, char *errmsg, size_t errlen);
 

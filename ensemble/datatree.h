@@ -32,7 +32,7 @@ struct zk_node;
 struct zk_tree *tree_new(void);
 void tree_free(struct zk_tree *t);
 
-/* Exact-path lookup ("/" is the root). NULL when missing. */
+/* Exact-path lookup ("/" and "" are the root). NULL when missing. */
 const struct zk_node *tree_lookup(const struct zk_tree *t, const char *path);
 
 /* Client-visible Stat (cversion computed, ephemeralOwner 0 for container/TTL nodes). */
@@ -85,16 +85,29 @@ typedef void (*tree_event_fn)(void *ctx, int type, const char *path);
  * to the txn's type (the server may override it with the request's opcode).
  * createSession/closeSession: closeSession deletes the listed ephemerals (or, when the
  * list is null, every ephemeral of hdr.client_id).
- * Updates last_zxid to hdr.zxid. Returns 0, or ZSYSTEMERROR on allocation failure.
+ * reply must start zeroed; xid and zxid are left to the caller.
+ * Updates last_zxid to hdr.zxid (never backwards, as Apache's lastProcessedZxid).
+ * Returns 0, or ZSYSTEMERROR on allocation failure: every structure is still consistent
+ * but a multi or closeSession may be half applied, so the caller must stop (Apache exits).
  */
 int tree_apply(struct zk_tree *t, const struct zk_txn *txn, struct zk_resp *reply,
 	       tree_event_fn ev, void *ev_ctx);
 
 /*
+ * Sets /zookeeper/config as a quorum peer does at start (ZKDatabase.initConfigInZKDatabase):
+ * data = the membership text, dataVersion -1, mzxid = the config version, mtime = time_ms.
+ * Not a txn: no events, last_zxid unchanged. Returns 0, ZNONODE or ZSYSTEMERROR.
+ */
+int tree_set_config(struct zk_tree *t, const uint8_t *data, int32_t len, int64_t version,
+		    int64_t time_ms);
+
+/*
  * Snapshot body (server-formats.md §5.1) after the sessions section: ACL cache, nodes in
  * pre-order with the root as "", the "/" end marker. No checksums, no header: the
  * storage layer frames it. tree_snap_read() fills an empty tree (from tree_new_empty())
- * and returns 0 or ZMARSHALLINGERROR with a reason in errmsg.
+ * and returns 0, ZMARSHALLINGERROR (or ZSYSTEMERROR when memory runs out) with a reason
+ * in errmsg; after a failure the tree is consistent but partial: free it.
+ * Lengths are checked against r->max (jute.maxbuffer) when it is set.
  */
 void tree_snap_write(const struct zk_tree *t, struct buf *b);
 struct zk_tree *tree_new_empty(void);

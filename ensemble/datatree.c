@@ -1,0 +1,1357 @@
+/*
+ * datatree: znodes, their index structures and the apply function.
+ *
+ * Layout (why it looks like this: ~300 bytes per 100-byte znode all-in, O(1) lookups):
+ *  - One malloc per znode holds the struct, the full path (NUL-terminated) and, when it
+ *    fits, the data. The path is stored once; the node's name is its last component.
+ *    The root is stored with path "" (as Apache's snapshots and digests name it) and
+ *    tree_lookup() maps "/" to it.
+ *  - t->nodes hashes every znode by full path (SipHash keyed per tree).
+ *  - Children hang off their parent in an intrusive doubly-linked list (child/next/prev)
+ *    in creation order, so listing a node costs its child count and unlinking is O(1).
+ *  - ACL lists are shared through a reference-counted cache with Apache's numbering
+ *    (ReferenceCountedACLCache): NULL entry = index -1 = OPEN_ACL_UNSAFE, other lists
+ *    get 1, 2, 3... in order of first use.
+ *  - A znode is in at most one "set" (session ephemerals, containers, TTL nodes), chosen
+ *    by its ephemeralOwner; set_idx is its slot there, so removal is O(1).
+ *  - t->digest is the 3.8 tree digest, adjusted around every change (server-formats §7).
+ *
+ * Apply follows Apache's DataTree.processTxn: create of an existing node, delete or
+ * update of a missing one are no-ops that report the error (replay over a fuzzy
+ * snapshot, server-formats §6); a multi containing an error op applies nothing.
+ */
+#include "datatree.h"
+#include "hashmap.h"
+
+#include <malloc.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+#define OWNER_CONTAINER ((int64_t)UINT64_C(0x8000000000000000))
+#define OWNER_TTL_BITS UINT64_C(0xFF00000000000000)
+#define TTL_VALUE_MASK UINT64_C(0x000000FFFFFFFFFF)
+
+enum { OWN_NONE, OWN_EPHEMERAL, OWN_CONTAINER, OWN_TTL };
+
+struct acl_entry {
+	struct hmap_entry h;	/* keyed by list content */
+	int64_t index;
+	int64_t refs;
+	struct zk_acl_list acl;
+};
+
+struct node_set {
+	struct zk_node **v;
+	uint32_t n, cap;
+};
+
+struct eph_session {
+	struct hmap_entry h;	/* keyed by session id */
+	int64_t sid;
+	struct node_set set;
+};
+
+struct zk_node {
+	struct hmap_entry h;
+	struct zk_node *parent, *child, *next, *prev;
+	uint8_t *data;		/* NULL for null data; inline_data(n) or a separate malloc */
+	struct acl_entry *acl;	/* NULL = OPEN_ACL_UNSAFE (index -1) */
+	int64_t czxid, mzxid, ctime, mtime, pzxid, owner;
+	int32_t version;
+	int32_t cversion;	/* child-creation counter C, as StatPersisted stores it */
+	int32_t aversion;
+	int32_t data_len;	/* -1 for null */
+	int32_t nchildren;
+	uint32_t set_idx;
+	uint32_t plen;
+	char path[];
+};
+
+struct zk_tree {
+	struct hmap nodes;
+	struct zk_node *root;
+	uint64_t k0, k1;	/* hash key */
+	int64_t last_zxid;
+	uint64_t digest;
+	int64_t data_size;	/* sum of path and data lengths over znodes */
+	struct hmap acls;
+	int64_t acl_index;	/* last index handed out */
+	struct hmap sessions;
+	struct node_set containers, ttls;
+};
+
+struct apply_ctx {
+	tree_event_fn ev;
+	void *ctx;
+};
+
+static struct zk_acl open_acl_v[1] = { { ZPERM_ALL, { "world", "anyone" } } };
+static const struct zk_acl_list open_acl = { 1, open_acl_v };
+
+/* ---- small helpers -------------------------------------------------------------------- */
+
+static int owner_kind(int64_t owner)
+{
+	uint64_t u = (uint64_t)owner;
+
+	if (owner == 0)
+		return OWN_NONE;
+	if (owner == OWNER_CONTAINER)
+		return OWN_CONTAINER;
+	/* EphemeralType.TTL: top byte 0xFF, extended-type bits 40..55 zero. */
+	if ((u & OWNER_TTL_BITS) == OWNER_TTL_BITS && ((u >> 40) & 0xFFFF) == 0)
+		return OWN_TTL;
+	return OWN_EPHEMERAL;
+}
+
+static uint32_t path_hash(const struct zk_tree *t, const char *p, size_t len)
+{
+	return (uint32_t)hmap_hash(t->k0, t->k1, p, len);
+}
+
+static struct zk_node *find_h(const struct zk_tree *t, const char *p, size_t len, uint32_t h)
+{
+	struct hmap_entry *e;
+
+	for (e = hmap_bucket(&t->nodes, h); e; e = e->next) {
+		struct zk_node *n = container_of(e, struct zk_node, h);
+
+		if (e->hash == h && n->plen == len && memcmp(n->path, p, len) == 0)
+			return n;
+	}
+	return NULL;
+}
+
+static struct zk_node *find(const struct zk_tree *t, const char *p, size_t len)
+{
+	return find_h(t, p, len, path_hash(t, p, len));
+}
+
+/* The path events and replies use: the root is "/" there. */
+static const char *ev_path(const struct zk_node *n)
+{
+	return n->plen ? n->path : "/";
+}
+
+static void emit(const struct apply_ctx *ac, int type, const char *path)
+{
+	if (ac && ac->ev)
+		ac->ev(ac->ctx, type, path);
+}
+
+static uint8_t *inline_data(const struct zk_node *n)
+{
+	return (uint8_t *)n->path + n->plen + 1;
+}
+
+static size_t inline_cap(const struct zk_node *n)
+{
+	size_t used = offsetof(struct zk_node, path) + n->plen + 1;
+	size_t have = malloc_usable_size((void *)n);
+
+	return have > used ? have - used : 0;
+}
+
+static int64_t dlen0(int32_t len)
+{
+	return len > 0 ? len : 0;
+}
+
+/* A node with its path and data in one allocation; links and stat zeroed. */
+static struct zk_node *node_alloc(const char *path, size_t plen, const uint8_t *data, int32_t dlen)
+{
+	size_t size = offsetof(struct zk_node, path) + plen + 1 + (size_t)dlen0(dlen);
+	struct zk_node *n;
+
+	if (plen > INT32_MAX)
+		return NULL;
+	n = malloc(size);
+	if (!n)
+		return NULL;
+	memset(n, 0, offsetof(struct zk_node, path));
+	n->plen = (uint32_t)plen;
+	memcpy(n->path, path, plen);
+	n->path[plen] = 0;
+	n->data_len = dlen < 0 ? -1 : dlen;
+	n->data = dlen < 0 ? NULL : inline_data(n);
+	if (dlen > 0)
+		memcpy(n->data, data, (size_t)dlen);
+	return n;
+}
+
+static void node_free(struct zk_node *n)
+{
+	if (n->data && n->data != inline_data(n))
+		free(n->data);
+	free(n);
+}
+
+/* Replaces the data, in place when it fits the node's allocation. */
+static int node_set_data(struct zk_node *n, const uint8_t *data, int32_t dlen)
+{
+	uint8_t *in = inline_data(n), *p;
+
+	if (dlen < 0) {
+		p = NULL;
+	} else if ((size_t)dlen <= inline_cap(n)) {
+		p = in;
+	} else {
+		p = malloc((size_t)dlen);
+		if (!p)
+			return ZSYSTEMERROR;
+	}
+	if (dlen > 0)
+		memcpy(p, data, (size_t)dlen);
+	if (n->data && n->data != in && n->data != p)
+		free(n->data);
+	n->data = p;
+	n->data_len = dlen < 0 ? -1 : dlen;
+	return 0;
+}
+
+/* CRC-32 of path, data and the stat in digest order (DigestCalculator). */
+static uint64_t node_digest(const struct zk_node *n)
+{
+	uint8_t b[60];
+	uLong crc;
+
+	if (n->plen >= 11 && memcmp(n->path, "/zookeeper/", 11) == 0)
+		return 0;
+	be64_put(b, n->czxid);
+	be64_put(b + 8, n->mzxid);
+	be64_put(b + 16, n->pzxid);
+	be64_put(b + 24, n->ctime);
+	be64_put(b + 32, n->mtime);
+	be32_put(b + 40, n->version);
+	be32_put(b + 44, n->cversion);
+	be32_put(b + 48, n->aversion);
+	be64_put(b + 52, n->owner);
+	crc = crc32(0L, Z_NULL, 0);
+	crc = crc32(crc, (const Bytef *)n->path, n->plen);
+	if (n->data && n->data_len > 0)
+		crc = crc32(crc, n->data, (uInt)n->data_len);
+	crc = crc32(crc, b, sizeof(b));
+	return (uint64_t)crc;
+}
+
+/* Next node in pre-order within top's subtree (top itself excluded), or NULL. */
+static struct zk_node *preorder_next(const struct zk_node *c, const struct zk_node *top)
+{
+	if (c->child)
+		return c->child;
+	while (c != top) {
+		if (c->next)
+			return c->next;
+		c = c->parent;
+	}
+	return NULL;
+}
+
+/*
+ * Children are kept in creation order (appended), so a snapshot read back lists them as
+ * they were written. The first child's prev points at the last one.
+ */
+static void link_child(struct zk_node *parent, struct zk_node *n)
+{
+	struct zk_node *first = parent->child;
+
+	n->parent = parent;
+	n->next = NULL;
+	if (!first) {
+		parent->child = n;
+		n->prev = n;
+	} else {
+		n->prev = first->prev;
+		first->prev->next = n;
+		first->prev = n;
+	}
+	parent->nchildren++;
+}
+
+static void unlink_child(struct zk_node *n)
+{
+	struct zk_node *parent = n->parent, *first = parent->child;
+
+	if (n == first) {
+		parent->child = n->next;
+		if (n->next)
+			n->next->prev = n->prev;
+	} else {
+		n->prev->next = n->next;
+		if (n->next)
+			n->next->prev = n->prev;
+		else
+			first->prev = n->prev;
+	}
+	n->next = n->prev = n->parent = NULL;
+	parent->nchildren--;
+}
+
+/* ---- ephemeral / container / TTL sets ------------------------------------------------- */
+
+static int set_reserve(struct node_set *s)
+{
+	struct zk_node **v;
+	uint32_t cap;
+
+	if (s->n < s->cap)
+		return 0;
+	cap = s->cap ? 2 * s->cap : 4;
+	v = realloc(s->v, sizeof(*v) * cap);
+	if (!v)
+		return -1;
+	s->v = v;
+	s->cap = cap;
+	return 0;
+}
+
+static void set_add(struct node_set *s, struct zk_node *n)
+{
+	n->set_idx = s->n;
+	s->v[s->n++] = n;
+}
+
+static void set_del(struct node_set *s, struct zk_node *n)
+{
+	struct zk_node *last = s->v[--s->n];
+
+	s->v[n->set_idx] = last;
+	last->set_idx = n->set_idx;
+}
+
+static uint32_t sid_hash(int64_t sid)
+{
+	uint64_t x = (uint64_t)sid * UINT64_C(0x9E3779B97F4A7C15);
+
+	return (uint32_t)(x >> 32) ^ (uint32_t)x;
+}
+
+static struct eph_session *sess_find(const struct zk_tree *t, int64_t sid)
+{
+	uint32_t h = sid_hash(sid);
+	struct hmap_entry *e;
+
+	for (e = hmap_bucket(&t->sessions, h); e; e = e->next) {
+		struct eph_session *s = container_of(e, struct eph_session, h);
+
+		if (s->sid == sid)
+			return s;
+	}
+	return NULL;
+}
+
+/* The set a node with this owner belongs in; creates a session entry when asked. */
+static struct node_set *owner_set(struct zk_tree *t, int64_t owner, int create)
+{
+	struct eph_session *s;
+
+	switch (owner_kind(owner)) {
+	case OWN_CONTAINER:
+		return &t->containers;
+	case OWN_TTL:
+		return &t->ttls;
+	case OWN_EPHEMERAL:
+		s = sess_find(t, owner);
+		if (s || !create)
+			return s ? &s->set : NULL;
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return NULL;
+		s->sid = owner;
+		if (hmap_add(&t->sessions, &s->h, sid_hash(owner))) {
+			free(s);
+			return NULL;
+		}
+		return &s->set;
+	}
+	return NULL;
+}
+
+/* Makes sure index_add() for this owner cannot fail. */
+static int index_reserve(struct zk_tree *t, int64_t owner)
+{
+	struct node_set *s;
+
+	if (owner_kind(owner) == OWN_NONE)
+		return 0;
+	s = owner_set(t, owner, 1);
+	return s && set_reserve(s) == 0 ? 0 : ZSYSTEMERROR;
+}
+
+static void index_add(struct zk_tree *t, struct zk_node *n)
+{
+	struct node_set *s = owner_set(t, n->owner, 0);
+
+	if (s)
+		set_add(s, n);
+}
+
+static void index_del(struct zk_tree *t, struct zk_node *n)
+{
+	struct node_set *s = owner_set(t, n->owner, 0);
+
+	if (!s)
+		return;
+	set_del(s, n);
+	if (owner_kind(n->owner) == OWN_EPHEMERAL && s->n == 0) {
+		struct eph_session *es = container_of(s, struct eph_session, set);
+
+		hmap_remove(&t->sessions, &es->h);
+		free(es->set.v);
+		free(es);
+	}
+}
+
+/* ---- ACL cache ------------------------------------------------------------------------ */
+
+static uint32_t acl_hash(const struct zk_tree *t, const struct zk_acl_list *a)
+{
+	uint64_t h = (uint64_t)(a->n < 0 ? 0 : a->n);
+	int32_t i;
+
+	for (i = 0; i < a->n; i++) {
+		const char *s = a->v[i].id.scheme ? a->v[i].id.scheme : "";
+		const char *id = a->v[i].id.id ? a->v[i].id.id : "";
+
+		h = hmap_hash(t->k0 ^ h, t->k1 + (uint64_t)(uint32_t)a->v[i].perms, s, strlen(s));
+		h = hmap_hash(t->k0 ^ h, t->k1, id, strlen(id));
+	}
+	return (uint32_t)h;
+}
+
+static struct acl_entry *acl_find(const struct zk_tree *t, const struct zk_acl_list *a, uint32_t h)
+{
+	struct hmap_entry *e;
+
+	for (e = hmap_bucket(&t->acls, h); e; e = e->next) {
+		struct acl_entry *ae = container_of(e, struct acl_entry, h);
+
+		if (e->hash == h && zk_acl_list_equal(&ae->acl, a))
+			return ae;
+	}
+	return NULL;
+}
+
+/* A new, unreferenced cache entry with the given index (takes a copy of a). */
+static struct acl_entry *acl_insert(struct zk_tree *t, const struct zk_acl_list *a, uint32_t h,
+				    int64_t index)
+{
+	struct acl_entry *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	if (zk_acl_list_copy(&e->acl, a) || hmap_add(&t->acls, &e->h, h)) {
+		zk_acl_list_release(&e->acl);
+		free(e);
+		return NULL;
+	}
+	e->index = index;
+	return e;
+}
+
+/* Counts one more user of list a (convertAcls); a null list is OPEN_ACL_UNSAFE (-1). */
+static int acl_ref(struct zk_tree *t, const struct zk_acl_list *a, struct acl_entry **out)
+{
+	struct acl_entry *e;
+	uint32_t h;
+
+	*out = NULL;
+	if (a->n < 0)
+		return 0;
+	h = acl_hash(t, a);
+	e = acl_find(t, a, h);
+	if (!e) {
+		e = acl_insert(t, a, h, t->acl_index + 1);
+		if (!e)
+			return ZSYSTEMERROR;
+		t->acl_index++;
+	}
+	e->refs++;
+	*out = e;
+	return 0;
+}
+
+static void acl_entry_free(struct zk_tree *t, struct acl_entry *e)
+{
+	hmap_remove(&t->acls, &e->h);
+	zk_acl_list_release(&e->acl);
+	free(e);
+}
+
+static void acl_unref(struct zk_tree *t, struct acl_entry *e)
+{
+	if (e && --e->refs <= 0)
+		acl_entry_free(t, e);
+}
+
+/* ---- tree lifecycle ------------------------------------------------------------------- */
+
+struct zk_tree *tree_new_empty(void)
+{
+	struct zk_tree *t = calloc(1, sizeof(*t));
+	uint64_t seed;
+
+	if (!t)
+		return NULL;
+	hmap_init(&t->nodes);
+	hmap_init(&t->acls);
+	hmap_init(&t->sessions);
+	/*
+	 * The hash key only has to be unknown to clients, not random: the datatree makes no
+	 * syscalls, so take it from the allocation address (ASLR) and a constant.
+	 */
+	seed = (uint64_t)(uintptr_t)t * UINT64_C(0x9E3779B97F4A7C15);
+	t->k0 = seed ^ UINT64_C(0x5a4b534e2f7a6b31);
+	t->k1 = (seed << 29 | seed >> 35) ^ UINT64_C(0x0123456789abcdef);
+	return t;
+}
+
+/*
+ * Adds a fully built node under parent (NULL for the root): hash, child list, sets,
+ * digest, data size. The caller has reserved its set slot and the node is not present.
+ */
+static void node_attach(struct zk_tree *t, struct zk_node *parent, struct zk_node *n, uint32_t h)
+{
+	hmap_add(&t->nodes, &n->h, h);
+	if (parent)
+		link_child(parent, n);
+	else
+		t->root = n;
+	t->data_size += n->plen + dlen0(n->data_len);
+	t->digest += node_digest(n);
+	index_add(t, n);
+}
+
+static struct zk_node *add_builtin(struct zk_tree *t, struct zk_node *parent, const char *path,
+				   const struct zk_acl_list *acl)
+{
+	struct zk_node *n = node_alloc(path, strlen(path), (const uint8_t *)"", 0);
+
+	if (!n)
+		return NULL;
+	if (acl && acl_ref(t, acl, &n->acl)) {
+		free(n);
+		return NULL;
+	}
+	if (!t->nodes.b && hmap_reserve(&t->nodes, 16)) {
+		acl_unref(t, n->acl);
+		free(n);
+		return NULL;
+	}
+	/* Linking a child changes nothing the parent's digest covers. */
+	node_attach(t, parent, n, path_hash(t, n->path, n->plen));
+	return n;
+}
+
+struct zk_tree *tree_new(void)
+{
+	static struct zk_acl read_v[1] = { { ZPERM_READ, { "world", "anyone" } } };
+	static const struct zk_acl_list read_acl = { 1, read_v };
+	struct zk_tree *t = tree_new_empty();
+	struct zk_node *root, *zk, *config;
+
+	if (!t)
+		return NULL;
+	/* Apache's DataTree(); config before quota as snapshot.0 lists them. */
+	if (!(root = add_builtin(t, NULL, "", NULL)) ||
+	    !(zk = add_builtin(t, root, "/zookeeper", NULL)) ||
+	    !(config = add_builtin(t, zk, "/zookeeper/config", &read_acl)) ||
+	    !add_builtin(t, zk, "/zookeeper/quota", NULL)) {
+		tree_free(t);
+		return NULL;
+	}
+	/* addConfigNode() ends with setACL(READ_ACL_UNSAFE, version -1). */
+	config->aversion = -1;
+	return t;
+}
+
+void tree_free(struct zk_tree *t)
+{
+	struct hmap_iter it;
+	struct hmap_entry *e;
+
+	if (!t)
+		return;
+	hmap_iter_init(&it, &t->nodes);
+	while ((e = hmap_iter_next(&it)))
+		node_free(container_of(e, struct zk_node, h));
+	hmap_iter_init(&it, &t->acls);
+	while ((e = hmap_iter_next(&it))) {
+		struct acl_entry *a = container_of(e, struct acl_entry, h);
+
+		zk_acl_list_release(&a->acl);
+		free(a);
+	}
+	hmap_iter_init(&it, &t->sessions);
+	while ((e = hmap_iter_next(&it))) {
+		struct eph_session *s = container_of(e, struct eph_session, h);
+
+		free(s->set.v);
+		free(s);
+	}
+	hmap_release(&t->nodes);
+	hmap_release(&t->acls);
+	hmap_release(&t->sessions);
+	free(t->containers.v);
+	free(t->ttls.v);
+	free(t);
+}
+
+/* ---- queries -------------------------------------------------------------------------- */
+
+const struct zk_node *tree_lookup(const struct zk_tree *t, const char *path)
+{
+	if (path[0] == '/' && path[1] == 0)
+		return t->root;
+	return find(t, path, strlen(path));
+}
+
+void node_stat(const struct zk_node *n, struct zk_stat *out)
+{
+	out->czxid = n->czxid;
+	out->mzxid = n->mzxid;
+	out->ctime = n->ctime;
+	out->mtime = n->mtime;
+	out->version = n->version;
+	/* 2*C - numChildren in Java int arithmetic (wraps). */
+	out->cversion = (int32_t)((uint32_t)n->cversion * 2u - (uint32_t)n->nchildren);
+	out->aversion = n->aversion;
+	out->ephemeral_owner = owner_kind(n->owner) == OWN_EPHEMERAL ? n->owner : 0;
+	out->data_length = (int32_t)dlen0(n->data_len);
+	out->num_children = n->nchildren;
+	out->pzxid = n->pzxid;
+}
+
+const uint8_t *node_data(const struct zk_node *n, int32_t *len)
+{
+	*len = n->data_len;
+	return n->data;
+}
+
+const struct zk_acl_list *node_acl(const struct zk_node *n)
+{
+	return n->acl ? &n->acl->acl : &open_acl;
+}
+
+int32_t node_num_children(const struct zk_node *n)
+{
+	return n->nchildren;
+}
+
+int64_t node_ephemeral_owner(const struct zk_node *n)
+{
+	return n->owner;
+}
+
+int32_t node_child_counter(const struct zk_node *n)
+{
+	return n->cversion;
+}
+
+static const char *node_name(const struct zk_node *n)
+{
+	const char *s = memrchr(n->path, '/', n->plen);
+
+	return s ? s + 1 : n->path;
+}
+
+int node_children(const struct zk_node *n, struct zk_strvec *out)
+{
+	const struct zk_node *c;
+
+	for (c = n->child; c; c = c->next)
+		if (zk_strvec_push(out, node_name(c)))
+			return ZSYSTEMERROR;
+	return 0;
+}
+
+int32_t node_descendants(const struct zk_tree *t, const struct zk_node *n)
+{
+	const struct zk_node *c;
+	int32_t count = 0;
+
+	/* getAllChildrenNumber("/") is nodes.size() - 2: every znode but the root. */
+	if (n == t->root)
+		return (int32_t)t->nodes.n - 1;
+	for (c = preorder_next(n, n); c; c = preorder_next(c, n))
+		count++;
+	return count;
+}
+
+int64_t tree_last_zxid(const struct zk_tree *t)
+{
+	return t->last_zxid;
+}
+
+void tree_set_last_zxid(struct zk_tree *t, int64_t zxid)
+{
+	t->last_zxid = zxid;
+}
+
+int64_t tree_node_count(const struct zk_tree *t)
+{
+	/* Apache maps the root under both "" and "/". */
+	return (int64_t)t->nodes.n + (t->root ? 1 : 0);
+}
+
+int64_t tree_data_size(const struct zk_tree *t)
+{
+	/* approximateDataSize() counts the "/" alias of the root too: path 1 + root data. */
+	if (!t->root)
+		return t->data_size;
+	return t->data_size + 1 + dlen0(t->root->data_len);
+}
+
+int64_t tree_digest(const struct zk_tree *t)
+{
+	return (int64_t)t->digest;
+}
+
+static int push_paths(const struct node_set *s, struct zk_strvec *out)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (zk_strvec_push(out, s->v[i]->path))
+			return ZSYSTEMERROR;
+	return 0;
+}
+
+int tree_session_ephemerals(const struct zk_tree *t, int64_t session_id, struct zk_strvec *out)
+{
+	const struct eph_session *s;
+
+	if (owner_kind(session_id) != OWN_EPHEMERAL)
+		return 0;
+	s = sess_find(t, session_id);
+	return s ? push_paths(&s->set, out) : 0;
+}
+
+void tree_foreach_ephemeral_session(const struct zk_tree *t,
+				    void (*fn)(void *ctx, int64_t sid, const struct zk_strvec *paths),
+				    void *ctx)
+{
+	struct hmap_iter it;
+	struct hmap_entry *e;
+
+	hmap_iter_init(&it, &t->sessions);
+	while ((e = hmap_iter_next(&it))) {
+		struct eph_session *s = container_of(e, struct eph_session, h);
+		struct zk_strvec v = { 0, NULL };
+
+		if (push_paths(&s->set, &v) == 0)
+			fn(ctx, s->sid, &v);
+		zk_strvec_release(&v);
+	}
+}
+
+int tree_reapable(const struct zk_tree *t, int64_t now_ms, struct zk_strvec *out)
+{
+	uint32_t i;
+
+	/* ContainerManager.getCandidates(): C > 0 keeps never-used containers alive. */
+	for (i = 0; i < t->containers.n; i++) {
+		const struct zk_node *n = t->containers.v[i];
+
+		if (n->nchildren == 0 && n->cversion > 0 && zk_strvec_push(out, n->path))
+			return ZSYSTEMERROR;
+	}
+	for (i = 0; i < t->ttls.n; i++) {
+		const struct zk_node *n = t->ttls.v[i];
+		int64_t ttl = (int64_t)((uint64_t)n->owner & TTL_VALUE_MASK);
+
+		if (n->nchildren == 0 && ttl != 0 && now_ms - n->mtime > ttl &&
+		    zk_strvec_push(out, n->path))
+			return ZSYSTEMERROR;
+	}
+	return 0;
+}
+
+/* ---- changes ---------------------------------------------------------------------------- */
+
+/* The parent of path (up to its last '/'), or NULL. */
+static struct zk_node *parent_of(const struct zk_tree *t, const char *path, size_t plen)
+{
+	const char *slash = memrchr(path, '/', plen);
+
+	return slash ? find(t, path, (size_t)(slash - path)) : NULL;
+}
+
+/* DataTree.createNode. */
+static int create_node(struct zk_tree *t, const char *path, const uint8_t *data, int32_t dlen,
+		       const struct zk_acl_list *acl, int64_t owner, int32_t parent_cv,
+		       int64_t zxid, int64_t time, struct zk_stat *stat,
+		       const struct apply_ctx *ac)
+{
+	size_t plen = strlen(path);
+	struct zk_node *parent = parent_of(t, path, plen), *n;
+	uint32_t h;
+
+	if (!parent)
+		return ZNONODE;
+	if (tree_lookup(t, path))
+		return ZNODEEXISTS;
+	n = node_alloc(path, plen, data, dlen);
+	if (!n)
+		return ZSYSTEMERROR;
+	if (acl_ref(t, acl, &n->acl)) {
+		free(n);
+		return ZSYSTEMERROR;
+	}
+	if (index_reserve(t, owner)) {
+		acl_unref(t, n->acl);
+		free(n);
+		return ZSYSTEMERROR;
+	}
+	n->czxid = n->mzxid = n->pzxid = zxid;
+	n->ctime = n->mtime = time;
+	n->owner = owner;
+	h = path_hash(t, n->path, n->plen);
+
+	t->digest -= node_digest(parent);
+	if (parent_cv == -1)
+		parent_cv = parent->cversion + 1;
+	/* Replay may bring an older counter than the snapshot has: only ever raise it. */
+	if (parent_cv > parent->cversion) {
+		parent->cversion = parent_cv;
+		parent->pzxid = zxid;
+	}
+	node_attach(t, parent, n, h);
+	t->digest += node_digest(parent);
+
+	if (stat)
+		node_stat(n, stat);
+	emit(ac, ZEV_CREATED, n->path);
+	emit(ac, ZEV_CHILDREN_CHANGED, ev_path(parent));
+	return 0;
+}
+
+/* setCversionPzxid(): a replayed create of an existing node still raises the counter. */
+static int raise_parent_counter(struct zk_tree *t, const char *path, int32_t parent_cv, int64_t zxid)
+{
+	struct zk_node *parent = parent_of(t, path, strlen(path));
+
+	if (!parent)
+		return ZNONODE;
+	if (parent_cv == -1)
+		parent_cv = parent->cversion + 1;
+	if (parent_cv > parent->cversion) {
+		t->digest -= node_digest(parent);
+		parent->cversion = parent_cv;
+		parent->pzxid = zxid;
+		t->digest += node_digest(parent);
+	}
+	return 0;
+}
+
+/* DataTree.deleteNode. Never allocates, so it cannot fail fatally. */
+static int delete_node(struct zk_tree *t, const char *path, int64_t zxid, const struct apply_ctx *ac)
+{
+	size_t plen = strlen(path);
+	struct zk_node *parent = parent_of(t, path, plen), *n;
+
+	if (!parent)
+		return ZNONODE;
+	n = find(t, path, plen);
+	/*
+	 * Apache would drop the node and orphan its children in the hash map; prep never lets
+	 * that happen, so refuse rather than break the tree's invariants.
+	 */
+	if (n && n->child)
+		return ZNOTEMPTY;
+	/* The parent's pzxid moves even when the child is already gone (fuzzy snapshot). */
+	t->digest -= node_digest(parent);
+	if (n)
+		unlink_child(n);
+	if (zxid > parent->pzxid)
+		parent->pzxid = zxid;
+	t->digest += node_digest(parent);
+	if (!n)
+		return ZNONODE;
+
+	hmap_remove(&t->nodes, &n->h);
+	t->digest -= node_digest(n);
+	t->data_size -= n->plen + dlen0(n->data_len);
+	index_del(t, n);
+	acl_unref(t, n->acl);
+	emit(ac, ZEV_DELETED, n->path);
+	emit(ac, ZEV_CHILDREN_CHANGED, ev_path(parent));
+	node_free(n);
+	return 0;
+}
+
+static int set_data(struct zk_tree *t, const char *path, const uint8_t *data, int32_t dlen,
+		    int32_t version, int64_t zxid, int64_t time, struct zk_stat *stat,
+		    const struct apply_ctx *ac)
+{
+	struct zk_node *n = (struct zk_node *)tree_lookup(t, path);
+	uint64_t before;
+	int64_t old_len;
+
+	if (!n)
+		return ZNONODE;
+	before = node_digest(n);
+	old_len = dlen0(n->data_len);
+	if (node_set_data(n, data, dlen))
+		return ZSYSTEMERROR;
+	n->mtime = time;
+	n->mzxid = zxid;
+	n->version = version;
+	t->digest += node_digest(n) - before;
+	t->data_size += dlen0(n->data_len) - old_len;
+	if (stat)
+		node_stat(n, stat);
+	emit(ac, ZEV_DATA_CHANGED, path);
+	return 0;
+}
+
+static int set_acl(struct zk_tree *t, const char *path, const struct zk_acl_list *acl,
+		   int32_t version, struct zk_stat *stat)
+{
+	struct zk_node *n = (struct zk_node *)tree_lookup(t, path);
+	struct acl_entry *e;
+	uint64_t before;
+
+	if (!n)
+		return ZNONODE;
+	if (acl_ref(t, acl, &e))
+		return ZSYSTEMERROR;
+	before = node_digest(n);
+	acl_unref(t, n->acl);
+	n->acl = e;
+	n->aversion = version;
+	t->digest += node_digest(n) - before;
+	if (stat)
+		node_stat(n, stat);
+	return 0;
+}
+
+int tree_set_config(struct zk_tree *t, const uint8_t *data, int32_t len, int64_t version,
+		    int64_t time_ms)
+{
+	struct zk_node *n = find(t, "/zookeeper/config", 17);
+	uint64_t before;
+	int64_t old_len;
+
+	if (!n)
+		return ZNONODE;
+	before = node_digest(n);
+	old_len = dlen0(n->data_len);
+	if (node_set_data(n, data, len))
+		return ZSYSTEMERROR;
+	/* ZKDatabase.initConfigInZKDatabase: setData(config, text, -1, version, now). */
+	n->version = -1;
+	n->mzxid = version;
+	n->mtime = time_ms;
+	t->digest += node_digest(n) - before;
+	t->data_size += dlen0(n->data_len) - old_len;
+	return 0;
+}
+
+/* The result type a multi reply shows for a sub-txn type (FinalRequestProcessor). */
+static int32_t multi_result_type(int32_t type)
+{
+	switch (type) {
+	case ZOP_CREATE2: case ZOP_CREATECONTAINER: case ZOP_CREATETTL:
+		return ZOP_CREATE2;
+	case ZOP_DELETECONTAINER:
+		return ZOP_DELETE;
+	}
+	return type;
+}
+
+/*
+ * Applies one change. *err gets the op's result code (0 or a ZooKeeper error, which is
+ * not a failure of apply); returns ZSYSTEMERROR only when memory ran out.
+ */
+static int apply_op(struct zk_tree *t, const struct zk_txn_hdr *hdr, const struct zk_txn_op *op,
+		    struct zk_resp *res, const struct apply_ctx *ac, int *err)
+{
+	struct zk_stat *stat = res ? &res->stat : NULL;
+	int64_t owner;
+	int rc;
+
+	if (op->type == ZOP_ERROR) {
+		*err = op->err;
+		return 0;
+	}
+	if (!op->path) {
+		*err = ZBADARGUMENTS;
+		return 0;
+	}
+	switch (op->type) {
+	case ZOP_CREATE: case ZOP_CREATE2: case ZOP_CREATECONTAINER: case ZOP_CREATETTL:
+		if (op->type == ZOP_CREATECONTAINER)
+			owner = OWNER_CONTAINER;
+		else if (op->type == ZOP_CREATETTL)
+			owner = (int64_t)(OWNER_TTL_BITS | ((uint64_t)op->ttl & TTL_VALUE_MASK));
+		else
+			owner = op->ephemeral ? hdr->client_id : 0;
+		if (res && !(res->path = strdup(op->path)))
+			return ZSYSTEMERROR;
+		rc = create_node(t, op->path, op->data, op->data_len, &op->acl, owner,
+				 op->parent_cversion, hdr->zxid, hdr->time, stat, ac);
+		if (rc == ZNODEEXISTS && raise_parent_counter(t, op->path, op->parent_cversion,
+							      hdr->zxid))
+			rc = ZNONODE;
+		break;
+	case ZOP_DELETE: case ZOP_DELETECONTAINER:
+		rc = delete_node(t, op->path, hdr->zxid, ac);
+		break;
+	case ZOP_SETDATA: case ZOP_RECONFIG:
+		rc = set_data(t, op->path, op->data, op->data_len, op->version, hdr->zxid,
+			      hdr->time, stat, ac);
+		if (rc == 0 && res && op->type == ZOP_RECONFIG && op->data_len >= 0) {
+			/* reconfig answers with GetDataResponse: the new config and its stat. */
+			if (!(res->data = malloc((size_t)op->data_len + 1)))
+				return ZSYSTEMERROR;
+			if (op->data_len)
+				memcpy(res->data, op->data, (size_t)op->data_len);
+			res->data_len = op->data_len;
+		}
+		break;
+	case ZOP_SETACL:
+		rc = set_acl(t, op->path, &op->acl, op->version, stat);
+		break;
+	default:	/* check (and anything newer): nothing to change */
+		rc = 0;
+		break;
+	}
+	if (rc == ZSYSTEMERROR)
+		return ZSYSTEMERROR;
+	*err = rc;
+	return 0;
+}
+
+/*
+ * MultiTxn (server-formats §4.1): when any sub-txn is an error nothing is applied and the
+ * others answer ErrorResult(0) before the first error and ErrorResult(-2) after it.
+ */
+static int apply_multi(struct zk_tree *t, const struct zk_txn *txn, struct zk_resp *reply,
+		       const struct apply_ctx *ac)
+{
+	int failed = 0, post_failed = 0, err;
+	int32_t i;
+
+	for (i = 0; i < txn->nops; i++)
+		if (txn->ops[i].type == ZOP_ERROR)
+			failed = 1;
+	if (reply && txn->nops > 0) {
+		reply->results = calloc((size_t)txn->nops, sizeof(*reply->results));
+		if (!reply->results)
+			return ZSYSTEMERROR;
+		reply->nresults = txn->nops;
+	}
+	for (i = 0; i < txn->nops; i++) {
+		const struct zk_txn_op *op = &txn->ops[i];
+		struct zk_resp *res = reply ? &reply->results[i] : NULL;
+
+		if (op->type == ZOP_ERROR) {
+			post_failed = 1;
+			err = op->err;
+		} else if (failed) {
+			err = post_failed ? ZRUNTIMEINCONSISTENCY : ZOK;
+		} else {
+			if (apply_op(t, &txn->hdr, op, res, ac, &err))
+				return ZSYSTEMERROR;
+			if (res) {
+				res->type = multi_result_type(op->type);
+				res->err = err;
+			}
+			continue;
+		}
+		if (res) {
+			res->type = ZOP_ERROR;
+			res->err = err;
+		}
+	}
+	return 0;
+}
+
+/* killSession(): the txn's paths first, then whatever the session still owns. */
+static void close_session(struct zk_tree *t, const struct zk_txn *txn, const struct apply_ctx *ac)
+{
+	int64_t sid = txn->hdr.client_id;
+	struct eph_session *s;
+	uint32_t i;
+	int32_t k;
+
+	for (k = 0; k < txn->close_paths.n; k++)
+		if (txn->close_paths.v[k])
+			delete_node(t, txn->close_paths.v[k], txn->hdr.zxid, ac);
+	if (owner_kind(sid) != OWN_EPHEMERAL)
+		return;
+	/* Delete from the end of the set so each removal is O(1); skip what refuses. */
+	i = UINT32_MAX;
+	while ((s = sess_find(t, sid)) && s->set.n > 0) {
+		if (i > s->set.n)
+			i = s->set.n;
+		if (i == 0)
+			break;
+		if (delete_node(t, s->set.v[i - 1]->path, txn->hdr.zxid, ac) != 0)
+			i--;
+	}
+}
+
+int tree_apply(struct zk_tree *t, const struct zk_txn *txn, struct zk_resp *reply,
+	       tree_event_fn ev, void *ev_ctx)
+{
+	struct apply_ctx ac = { ev, ev_ctx };
+	int rc = 0, err = 0;
+
+	if (reply) {
+		reply->type = txn->hdr.type;
+		reply->err = 0;
+	}
+	switch (txn->hdr.type) {
+	case ZOP_CREATESESSION:
+		break;
+	case ZOP_CLOSESESSION:
+		close_session(t, txn, &ac);
+		break;
+	case ZOP_MULTI:
+		rc = apply_multi(t, txn, reply, &ac);
+		break;
+	default:
+		if (txn->nops < 1)
+			break;
+		rc = apply_op(t, &txn->hdr, &txn->ops[0], reply, &ac, &err);
+		if (reply)
+			reply->err = err;
+		break;
+	}
+	/* lastProcessedZxid only moves forward. */
+	if (txn->hdr.zxid > t->last_zxid)
+		t->last_zxid = txn->hdr.zxid;
+	return rc;
+}
+
+/* ---- snapshots ------------------------------------------------------------------------ */
+
+static int cmp_acl_index(const void *a, const void *b)
+{
+	const struct acl_entry *x = *(struct acl_entry *const *)a;
+	const struct acl_entry *y = *(struct acl_entry *const *)b;
+
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+void tree_snap_write(const struct zk_tree *t, struct buf *b)
+{
+	struct acl_entry **acls = NULL;
+	const struct zk_node *n;
+	struct hmap_iter it;
+	struct hmap_entry *e;
+	uint32_t i = 0;
+
+	/* Paths, data and ~90 bytes of framing per node: one allocation up front. */
+	buf_grow(b, (size_t)t->data_size + (size_t)t->nodes.n * 96 + 64);
+	if (t->acls.n) {
+		acls = malloc(sizeof(*acls) * t->acls.n);
+		if (!acls) {
+			b->oom = 1;
+			return;
+		}
+		hmap_iter_init(&it, &t->acls);
+		while ((e = hmap_iter_next(&it)))
+			acls[i++] = container_of(e, struct acl_entry, h);
+		/* Sorted by index so that equal trees give equal bytes. */
+		qsort(acls, i, sizeof(*acls), cmp_acl_index);
+	}
+	buf_put_int(b, (int32_t)t->acls.n);
+	for (i = 0; i < t->acls.n; i++) {
+		buf_put_long(b, acls[i]->index);
+		zk_acl_list_put(b, &acls[i]->acl);
+	}
+	free(acls);
+	for (n = t->root; n; n = preorder_next(n, t->root)) {
+		buf_put_str(b, n->path, (int32_t)n->plen);
+		buf_put_buffer(b, n->data, n->data_len);
+		buf_put_long(b, n->acl ? n->acl->index : -1);
+		buf_put_long(b, n->czxid);
+		buf_put_long(b, n->mzxid);
+		buf_put_long(b, n->ctime);
+		buf_put_long(b, n->mtime);
+		buf_put_int(b, n->version);
+		buf_put_int(b, n->cversion);
+		buf_put_int(b, n->aversion);
+		buf_put_long(b, n->owner);
+		buf_put_long(b, n->pzxid);
+	}
+	buf_put_str(b, "/", 1);
+}
+
+struct acl_slot {
+	int64_t index;
+	struct acl_entry *e;
+};
+
+static int cmp_slot(const void *a, const void *b)
+{
+	const struct acl_slot *x = a, *y = b;
+
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+#define SNAP_FAIL(...) do { \
+	if (errmsg && errlen) \
+		snprintf(errmsg, errlen, __VA_ARGS__); \
+	goto out; \
+} while (0)
+
+/* A length-prefixed field read in place: -1 for null, -2 when it does not fit. */
+static int32_t rd_span(struct rd *r, const uint8_t **p)
+{
+	int32_t n = rd_int(r);
+
+	*p = NULL;
+	if (r->err)
+		return -2;
+	if (n == -1)
+		return -1;
+	if (n < 0 || (size_t)n > rd_left(r) || (r->max > 0 && n > r->max)) {
+		r->err = 1;
+		return -2;
+	}
+	*p = r->p + r->off;
+	rd_skip(r, (size_t)n);
+	return n;
+}
+
+int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
+{
+	struct acl_slot *slots = NULL;
+	struct hmap_iter it;
+	struct hmap_entry *he;
+	int32_t nacl, i, nslots = 0;
+	int rc = ZMARSHALLINGERROR;
+
+	if (t->root || t->nodes.n)
+		SNAP_FAIL("snapshot read: tree is not empty");
+	nacl = rd_int(r);
+	/* Each entry takes at least 12 bytes: a count beyond that is a lie. */
+	if (r->err || nacl < 0 || (size_t)nacl > rd_left(r) / 12)
+		SNAP_FAIL("snapshot acl map: bad size %d", nacl);
+	if (nacl && !(slots = malloc(sizeof(*slots) * (size_t)nacl)))
+		goto oom;
+	for (i = 0; i < nacl; i++) {
+		struct zk_acl_list a = { 0, NULL };
+		struct acl_entry *e;
+		uint32_t h;
+		int64_t index = rd_long(r);
+
+		zk_acl_list_get(r, &a);
+		if (r->err || a.n < 0) {
+			zk_acl_list_release(&a);
+			SNAP_FAIL("snapshot acl map: entry %d does not parse", i);
+		}
+		/* The same list under two indexes: both indexes share one entry. */
+		h = acl_hash(t, &a);
+		e = acl_find(t, &a, h);
+		if (!e && !(e = acl_insert(t, &a, h, index))) {
+			zk_acl_list_release(&a);
+			goto oom;
+		}
+		zk_acl_list_release(&a);
+		if (index > t->acl_index)
+			t->acl_index = index;
+		slots[nslots].index = index;
+		slots[nslots++].e = e;
+	}
+	if (nslots)
+		qsort(slots, (size_t)nslots, sizeof(*slots), cmp_slot);
+	for (i = 1; i < nslots; i++)
+		if (slots[i].index == slots[i - 1].index)
+			SNAP_FAIL("snapshot acl map: index %lld appears twice",
+				  (long long)slots[i].index);
+
+	for (;;) {
+		const uint8_t *path, *data;
+		int32_t plen, dlen;
+		int64_t aclidx;
+		struct zk_node *n, *parent = NULL;
+		struct acl_slot key, *slot;
+		uint32_t h;
+
+		plen = rd_span(r, &path);
+		if (plen < 0)
+			SNAP_FAIL("snapshot node list: truncated or bad path length");
+		if (plen == 1 && path[0] == '/')
+			break;
+		dlen = rd_span(r, &data);
+		aclidx = rd_long(r);
+		if (r->err || dlen < -1 || rd_left(r) < 60)
+			SNAP_FAIL("snapshot node '%.*s': truncated", plen, (const char *)path);
+		if (memchr(path, 0, (size_t)plen))
+			SNAP_FAIL("snapshot node list: path with a NUL byte");
+		if (plen > 0) {
+			const uint8_t *slash = memrchr(path, '/', (size_t)plen);
+
+			if (!slash)
+				SNAP_FAIL("snapshot node '%.*s': path has no '/'", plen,
+					  (const char *)path);
+			parent = find(t, (const char *)path, (size_t)(slash - path));
+			if (!parent)
+				SNAP_FAIL("snapshot node '%.*s': parent missing (not pre-order)",
+					  plen, (const char *)path);
+		} else if (t->root) {
+			SNAP_FAIL("snapshot node list: root appears twice");
+		}
+		h = path_hash(t, (const char *)path, (size_t)plen);
+		if (find_h(t, (const char *)path, (size_t)plen, h))
+			SNAP_FAIL("snapshot node '%.*s' appears twice", plen, (const char *)path);
+		n = node_alloc((const char *)path, (size_t)plen, data, dlen);
+		if (!n)
+			goto oom;
+		n->czxid = rd_long(r);
+		n->mzxid = rd_long(r);
+		n->ctime = rd_long(r);
+		n->mtime = rd_long(r);
+		n->version = rd_int(r);
+		n->cversion = rd_int(r);
+		n->aversion = rd_int(r);
+		n->owner = rd_long(r);
+		n->pzxid = rd_long(r);
+		if (aclidx != -1) {
+			key.index = aclidx;
+			slot = nslots ? bsearch(&key, slots, (size_t)nslots, sizeof(*slots), cmp_slot) : NULL;
+			if (!slot) {
+				node_free(n);
+				SNAP_FAIL("snapshot node '%.*s': acl %lld not in the acl map", plen,
+					  (const char *)path, (long long)aclidx);
+			}
+			n->acl = slot->e;
+			n->acl->refs++;
+		}
+		if ((!t->nodes.b && hmap_reserve(&t->nodes, 1024)) || index_reserve(t, n->owner)) {
+			acl_unref(t, n->acl);
+			node_free(n);
+			goto oom;
+		}
+		node_attach(t, parent, n, h);
+	}
+	if (!t->root)
+		SNAP_FAIL("snapshot node list: no root");
+	rc = 0;
+out:
+	/* purgeUnused(): entries no node refers to are dropped. */
+	hmap_iter_init(&it, &t->acls);
+	while ((he = hmap_iter_next(&it))) {
+		struct acl_entry *e = container_of(he, struct acl_entry, h);
+
+		if (e->refs <= 0)
+			acl_entry_free(t, e);
+	}
+	free(slots);
+	return rc;
+oom:
+	rc = ZSYSTEMERROR;
+	if (errmsg && errlen)
+		snprintf(errmsg, errlen, "snapshot read: out of memory");
+	goto out;
+}

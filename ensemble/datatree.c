@@ -1223,9 +1223,25 @@ static int32_t rd_span(struct rd *r, const uint8_t **p)
 	return n;
 }
 
+/*
+ * In pre-order a node's parent is the previous node or one of its ancestors: look there
+ * first (a few steps), then in the hash.
+ */
+static struct zk_node *snap_parent(const struct zk_tree *t, const struct zk_node *last,
+				   const char *p, size_t len)
+{
+	int steps;
+
+	for (steps = 0; last && steps < 4; steps++, last = last->parent)
+		if (last->plen == len && memcmp(last->path, p, len) == 0)
+			return (struct zk_node *)last;
+	return find(t, p, len);
+}
+
 int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
 {
 	struct acl_slot *slots = NULL;
+	struct zk_node *last = NULL;
 	struct hmap_iter it;
 	struct hmap_entry *he;
 	int32_t nacl, i, nslots = 0;
@@ -1295,7 +1311,7 @@ int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
 			if (!slash)
 				SNAP_FAIL("snapshot node '%.*s': path has no '/'", plen,
 					  (const char *)path);
-			parent = find(t, (const char *)path, (size_t)(slash - path));
+			parent = snap_parent(t, last, (const char *)path, (size_t)(slash - path));
 			if (!parent)
 				SNAP_FAIL("snapshot node '%.*s': parent missing (not pre-order)",
 					  plen, (const char *)path);
@@ -1334,6 +1350,7 @@ int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
 			goto oom;
 		}
 		node_attach(t, parent, n, h);
+		last = n;
 	}
 	if (!t->root)
 		SNAP_FAIL("snapshot node list: no root");

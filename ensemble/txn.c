@@ -176,8 +176,13 @@ int txn_decode(struct zk_txn *t, const uint8_t *p, size_t len)
 		t->timeout = rd_int(&r);
 		break;
 	case ZOP_CLOSESESSION:
-		/* Older logs have no record here; a digest (12 bytes) may follow instead. */
-		if (rd_left(&r) > 0 && rd_left(&r) != 12)
+		/*
+		 * Older logs have no record here; a digest (12 bytes: int 2, long) may follow
+		 * instead. Twelve bytes starting with 2 would be a record of two empty paths,
+		 * which no server writes, so only those are read as the digest (a one-path
+		 * record without a digest is also 12 bytes long).
+		 */
+		if (rd_left(&r) > 0 && !(rd_left(&r) == 12 && be32_get(r.p + r.off) == 2))
 			zk_strvec_get(&r, &t->close_paths);
 		break;
 	case ZOP_MULTI:

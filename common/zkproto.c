@@ -573,6 +573,14 @@ static void req_body_put(struct buf *b, const struct zk_req *q)
 		for (i = 0; i < (q->type == ZOP_SETWATCHES2 ? 5 : 3); i++)
 			zk_strvec_put(b, &q->watches[i]);
 		break;
+	case ZOP_DELETECONTAINER:
+		/* Raw path bytes, as the decoder reads them. */
+		if (q->path)
+			buf_put(b, q->path, q->path_len >= 0 ? (size_t)q->path_len : strlen(q->path));
+		break;
+	case ZOP_SASL:
+		buf_put_buffer(b, q->data, q->data_len);
+		break;
 	case ZOP_MULTI: case ZOP_MULTIREAD:
 		for (i = 0; i < q->nops; i++) {
 			buf_put_int(b, q->ops[i].type);
@@ -765,6 +773,9 @@ static int resp_body_get(struct rd *r, struct zk_resp *s)
 				return ZMARSHALLINGERROR;
 			if (done)
 				break;
+			/* A result is never itself a multi: refusing keeps the recursion one deep. */
+			if (type == ZOP_MULTI || type == ZOP_MULTIREAD)
+				return ZMARSHALLINGERROR;
 			if (s->nresults == cap) {
 				struct zk_resp *nr;
 

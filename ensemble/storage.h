@@ -8,10 +8,19 @@
  * on_durable callback runs on the loop thread with the highest durable zxid. Nothing is
  * acknowledged to anyone before that callback.
  *
+ * Threading: every function here and every callback runs on the loop thread; only the
+ * write+fsync of a batch and the writing of a snapshot file run on the libuv threadpool.
+ * on_durable never runs inside storage_append()/storage_flush-like calls: a batch is
+ * started from a uv_check handle at the end of the loop iteration (so all appends of one
+ * iteration share one fsync) or from the previous batch's completion.
+ *
  * Failure modes:
- *  - write/fsync error (ENOSPC, EIO): on_durable gets status < 0 and the zxid of the
- *    last txn that *is* durable; the failed batch is cut off the file (truncate to the
- *    last durable offset) so no half record is left; later appends retry.
+ *  - write/fsync error (ENOSPC, EIO): on_durable gets status < 0 (ZSYSTEMERROR) and the
+ *    zxid of the last txn that *is* durable; the failed batch is cut off the file
+ *    (truncate to the last durable offset) so no half record is left. Everything queued
+ *    behind the failed batch is dropped too: after the callback, storage expects the
+ *    next append to carry any zxid above durable_zxid (the server reissues them). Later
+ *    appends retry. If even the cut-off fails, every later append fails (restart).
  *  - Recovery: a torn tail (partial record, or zeros/garbage after the last good record
  *    with nothing valid after it) is truncated with a warning; a record that fails its
  *    checksum but is followed by valid records is corruption: storage_load() fails with
@@ -29,6 +38,8 @@
 #include "txn.h"
 #include "datatree.h"
 
+/* Values as Apache reads them (fill from struct zk_config); a zeroed struct means
+ * forceSync=no and no preallocation. snap_count < 2 is raised to 2. */
 struct storage_opts {
 	const char *data_dir;		/* snapshots (and logs when log_dir is NULL) */
 	const char *log_dir;		/* dataLogDir, or NULL */
@@ -65,7 +76,12 @@ int storage_open(uv_loop_t *loop, const struct storage_opts *opts,
 /*
  * Loads the newest valid snapshot and replays the logs after it into a new tree, fixes a
  * torn tail, and positions the log for appends. A fresh dataDir gives a fresh tree and
- * writes snapshot.0, as Apache does. Returns 0 or a negative code with errmsg set.
+ * writes snapshot.0, as Apache does. Returns 0 or a negative code with errmsg set:
+ * ZDATAINCONSISTENCY for corruption or logs without any valid snapshot, ZSYSTEMERROR for
+ * I/O errors. Callbacks run inside this call. Apache also writes a snapshot after every
+ * load; storage cannot (it does not know the sessions): the server may call
+ * storage_snapshot() right after loading to do the same. The first append after a load
+ * opens a new log.<zxid>, as Apache does after a restart.
  */
 int storage_load(struct zk_storage *st, struct zk_tree **tree,
 		 const struct storage_load_cb *cb, char *errmsg, size_t errlen);
@@ -91,7 +107,8 @@ void storage_close(struct zk_storage *st);
 int storage_purge(const char *data_dir, const char *log_dir, int retain,
 		  char *errmsg, size_t errlen);
 
-/* Bytes of the files in each version-2 directory (for the conf 4lw). */
+/* Bytes of the files in <dir>/version-2, dir being dataDir or dataLogDir as configured
+ * (Apache's datadir_size / logdir_size in the dirs 4lw). */
 int64_t storage_dir_size(const char *dir);
 
 /* Stats for mntr / bench: number of fsyncs and txns written since start. */

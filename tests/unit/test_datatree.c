@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "datatree.h"
+#include "fixtures/apache_tree.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -196,6 +197,41 @@ static void assert_same_tree(const struct zk_tree *a, const struct zk_tree *b)
 	assert_int_equal(tree_digest(a), tree_digest(b));
 	assert_int_equal(tree_node_count(a), tree_node_count(b));
 	assert_int_equal(tree_data_size(a), tree_data_size(b));
+}
+
+/* Same nodes with the same stats, data, ACLs and owners under path, in both trees. */
+static void assert_same_subtree(const struct zk_tree *a, const struct zk_tree *b, const char *path)
+{
+	const struct zk_node *x = tree_lookup(a, path), *y = tree_lookup(b, path);
+	struct zk_strvec c = { 0, NULL };
+	struct zk_stat s1, s2;
+	const uint8_t *d1, *d2;
+	int32_t l1, l2, i;
+
+	assert_non_null(x);
+	assert_non_null(y);
+	memset(&s1, 0, sizeof(s1));	/* padding */
+	memset(&s2, 0, sizeof(s2));
+	node_stat(x, &s1);
+	node_stat(y, &s2);
+	assert_memory_equal(&s1, &s2, sizeof(s1));
+	d1 = node_data(x, &l1);
+	d2 = node_data(y, &l2);
+	assert_int_equal(l1, l2);
+	assert_true((d1 == NULL) == (d2 == NULL));
+	if (l1 > 0)
+		assert_memory_equal(d1, d2, (size_t)l1);
+	assert_true(zk_acl_list_equal(node_acl(x), node_acl(y)));
+	assert_int_equal(node_ephemeral_owner(x), node_ephemeral_owner(y));
+	assert_int_equal(node_child_counter(x), node_child_counter(y));
+	assert_int_equal(node_children(x, &c), 0);
+	for (i = 0; i < c.n; i++) {
+		char p[512];
+
+		snprintf(p, sizeof(p), "%s/%s", strcmp(path, "/") ? path : "", c.v[i]);
+		assert_same_subtree(a, b, p);
+	}
+	zk_strvec_release(&c);
 }
 
 static int has_str(const struct zk_strvec *v, const char *s)
@@ -855,11 +891,7 @@ static void test_snapshot_roundtrip(void **state)
 	struct zk_strvec v = { 0, NULL };
 	struct zk_txn x;
 	struct zk_txn_op *o;
-	struct zk_stat s1, s2;
-	const char *paths[] = { "/", "/zookeeper", "/zookeeper/config", "/a", "/a/null",
-				"/a/empty", "/a/acl", "/e", "/c", "/t" };
-	int32_t l1, l2;
-	size_t i;
+	int32_t l1;
 
 	(void)state;
 	assert_int_equal(create(t, 2, "/a", "data", 0), 0);
@@ -885,26 +917,8 @@ static void test_snapshot_roundtrip(void **state)
 
 	t2 = reload(t);
 	assert_same_tree(t, t2);
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		const struct zk_node *a = tree_lookup(t, paths[i]), *b = tree_lookup(t2, paths[i]);
-		const uint8_t *d1, *d2;
-
-		assert_non_null(b);
-		memset(&s1, 0, sizeof(s1));	/* padding */
-		memset(&s2, 0, sizeof(s2));
-		node_stat(a, &s1);
-		node_stat(b, &s2);
-		assert_memory_equal(&s1, &s2, sizeof(s1));
-		d1 = node_data(a, &l1);
-		d2 = node_data(b, &l2);
-		assert_int_equal(l1, l2);
-		assert_true((d1 == NULL) == (d2 == NULL));
-		if (l1 > 0)
-			assert_memory_equal(d1, d2, (size_t)l1);
-		assert_true(zk_acl_list_equal(node_acl(a), node_acl(b)));
-		assert_int_equal(node_ephemeral_owner(a), node_ephemeral_owner(b));
-		assert_int_equal(node_child_counter(a), node_child_counter(b));
-	}
+	assert_same_subtree(t, t2, "/");
+	assert_same_subtree(t2, t, "/");
 	assert_null(node_data(tree_lookup(t2, "/a/null"), &l1));
 	assert_non_null(node_data(tree_lookup(t2, "/a/empty"), &l1));
 	assert_string_equal(node_acl(tree_lookup(t2, "/a/acl"))->v[0].id.id, "user:abc=");
@@ -1112,6 +1126,71 @@ static void test_odd_txns(void **state)
 	tree_free(t);
 }
 
+/*
+ * Apache 3.8.0's own DataTree applied this log (fixtures/GenApacheTree.java): after every
+ * txn our digest equals the TxnDigest it logged, errors agree, and its snapshot loads into
+ * the same tree.
+ */
+static void test_apache_fixture(void **state)
+{
+	struct zk_tree *t = tree_new(), *t2 = tree_new_empty(), *t3;
+	size_t off = 0, k = 0;
+	char err[256];
+	struct rd r;
+
+	(void)state;
+	while (off < sizeof(apache_txns)) {
+		int32_t n = be32_get(apache_txns + off);
+		struct zk_txn x;
+		struct zk_resp rep;
+
+		off += 4;
+		assert_int_equal(txn_decode(&x, apache_txns + off, (size_t)n), 0);
+		off += (size_t)n;
+		assert_true(x.has_digest);
+		memset(&rep, 0, sizeof(rep));
+		assert_int_equal(tree_apply(t, &x, &rep, NULL, NULL), 0);
+		if (tree_digest(t) != x.digest)
+			fail_msg("zxid 0x%llx: digest %llx, Apache %llx", (long long)x.hdr.zxid,
+				 (long long)tree_digest(t), (long long)x.digest);
+		assert_true(k < sizeof(apache_errs) / sizeof(apache_errs[0]));
+		/* Apache's rc.err of a multi is its first sub-error; the client sees 0. */
+		if (x.hdr.type != ZOP_MULTI)
+			assert_int_equal(rep.err, apache_errs[k]);
+		k++;
+		zk_resp_release(&rep);
+		txn_release(&x);
+	}
+	assert_int_equal(k, sizeof(apache_errs) / sizeof(apache_errs[0]));
+	assert_int_equal(tree_digest(t), apache_digest);
+	assert_int_equal(tree_node_count(t), apache_node_count);
+	assert_int_equal(tree_data_size(t), apache_data_size);
+	assert_int_equal(node_descendants(t, tree_lookup(t, "/")), apache_all_children);
+
+	rd_init(&r, apache_snap, sizeof(apache_snap), ZK_DEFAULT_MAXBUFFER);
+	if (tree_snap_read(t2, &r, err, sizeof(err)))
+		fail_msg("apache snapshot: %s", err);
+	assert_int_equal(rd_left(&r), 0);
+	assert_int_equal(tree_digest(t2), apache_digest);
+	assert_int_equal(tree_node_count(t2), apache_node_count);
+	assert_int_equal(tree_data_size(t2), apache_data_size);
+	assert_same_subtree(t, t2, "/");
+	assert_same_subtree(t2, t, "/");
+	/* Same size as Apache's bytes (sibling order may differ: theirs is hash order). */
+	{
+		struct buf b;
+
+		snap(t2, &b);
+		assert_int_equal(b.len, sizeof(apache_snap));
+		buf_release(&b);
+	}
+	t3 = reload(t2);
+	assert_same_tree(t2, t3);
+	tree_free(t3);
+	tree_free(t2);
+	tree_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1135,6 +1214,7 @@ int main(void)
 		cmocka_unit_test(test_many_children),
 		cmocka_unit_test(test_set_config),
 		cmocka_unit_test(test_odd_txns),
+		cmocka_unit_test(test_apache_fixture),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

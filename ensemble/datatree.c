@@ -794,7 +794,9 @@ static int create_node(struct zk_tree *t, const char *path, const uint8_t *data,
 
 	if (!parent)
 		return ZNONODE;
-	if (tree_lookup(t, path))
+	h = path_hash(t, path, plen);
+	/* "/" is the root, stored as "". */
+	if ((plen == 1 && path[0] == '/') || find_h(t, path, plen, h))
 		return ZNODEEXISTS;
 	n = node_alloc(path, plen, data, dlen);
 	if (!n)
@@ -811,7 +813,6 @@ static int create_node(struct zk_tree *t, const char *path, const uint8_t *data,
 	n->czxid = n->mzxid = n->pzxid = zxid;
 	n->ctime = n->mtime = time;
 	n->owner = owner;
-	h = path_hash(t, n->path, n->plen);
 
 	t->digest -= node_digest(parent);
 	if (parent_cv == -1)

@@ -83,8 +83,11 @@ typedef void (*tree_event_fn)(void *ctx, int type, const char *path);
  * body: create -> path (+stat for create2/container/TTL), setData/setACL -> stat,
  * multi -> results[] with per-op types and errors, error txn -> err. reply->type is set
  * to the txn's type (the server may override it with the request's opcode).
- * createSession/closeSession: closeSession deletes the listed ephemerals (or, when the
- * list is null, every ephemeral of hdr.client_id).
+ * createSession/closeSession: closeSession deletes the listed paths, then every ephemeral
+ * hdr.client_id still owns (Apache's killSession; a null or absent list deletes them all).
+ * Multi results: create -> type 1 + path; create2/container/TTL -> type 15 + path + stat;
+ * delete -> 2; setData -> 5 + stat; check -> 13; error -> -1 + err; reply->err is 0.
+ * A delete of a node that has children (prep never logs one) is refused with ZNOTEMPTY.
  * reply must start zeroed; xid and zxid are left to the caller.
  * Updates last_zxid to hdr.zxid (never backwards, as Apache's lastProcessedZxid).
  * Returns 0, or ZSYSTEMERROR on allocation failure: every structure is still consistent

@@ -539,11 +539,17 @@ static struct log_job *batch_new(struct zk_storage *st)
 		i += (size_t)rec;
 	}
 	j->size_after = size;
-	buf_put(&j->data, st->queue.p, st->queue.len);
-	if (j->data.oom) {
-		buf_release(&j->data);
-		free(j);
-		return NULL;
+	if (j->data.len == 0) {
+		/* No header to put first: hand the queue's buffer over instead of copying. */
+		j->data = st->queue;
+		buf_init(&st->queue);
+	} else {
+		buf_put(&j->data, st->queue.p, st->queue.len);
+		if (j->data.oom) {
+			buf_release(&j->data);
+			free(j);
+			return NULL;
+		}
 	}
 	j->ntxns = st->queued_txns;
 	j->first_zxid = st->queued_first_zxid;
@@ -905,6 +911,9 @@ void storage_close(struct zk_storage *st)
 	if (!st || st->closed)
 		return;
 	orphan_jobs(st, 1);
+	if (st->broken && st->queued_txns)
+		log_error("txn log: dropping %" PRId64 " queued txns at close: the log is unusable",
+			  st->queued_txns);
 	/* Whatever is still queued is written here, on this thread. */
 	j = batch_new(st);
 	if (j) {

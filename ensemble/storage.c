@@ -1333,6 +1333,118 @@ out:
 	return rc;
 }
 
+/* ---- truncation (Zab TRUNC) --------------------------------------------------------- */
+
+struct cut_at {
+	int64_t zxid;
+	int64_t off;	/* offset of the first record above zxid, -1 if none */
+};
+
+static int find_cut(void *ctx, const struct zk_txn *txn, int64_t off)
+{
+	struct cut_at *c = ctx;
+
+	if (txn->hdr.zxid <= c->zxid)
+		return 0;
+	c->off = off;
+	return 1;	/* stop the scan here */
+}
+
+int storage_truncate(struct zk_storage *st, int64_t zxid, char *errmsg, size_t errlen)
+{
+	struct dfile *snaps = NULL, *logs = NULL;
+	int nsnaps = 0, nlogs = 0, i, keep = -1, rc;
+	char path[PATH_LEN];
+
+	errmsg[0] = '\0';
+	orphan_jobs(st, 1);
+	buf_reset(&st->queue);
+	st->queued_txns = 0;
+	if (st->f) {
+		vfs_close(st->f);
+		st->f = NULL;
+	}
+	st->roll = 0;
+	rc = list_files(st->vfs, st->snap_dir, "snapshot", &snaps, &nsnaps);
+	if (rc == 0)
+		rc = list_files(st->vfs, st->log_dir, "log", &logs, &nlogs);
+	if (rc) {
+		snprintf(errmsg, errlen, "truncate: list %s: %s", nsnaps ? st->log_dir : st->snap_dir,
+			 strerror(-rc));
+		rc = ZSYSTEMERROR;
+		goto out;
+	}
+	/* Snapshots first: a newer one left behind would bring the cut txns back at load. */
+	for (i = nsnaps - 1; i >= 0 && snaps[i].zxid > zxid; i--) {
+		path_join(path, st->snap_dir, snaps[i].name);
+		log_info("truncate to 0x%" PRIx64 ": removing %s", (uint64_t)zxid, path);
+		rc = vfs_unlink(st->vfs, path);
+		if (rc)
+			goto err_io;
+	}
+	for (i = 0; i < nlogs; i++)
+		if (logs[i].zxid <= zxid)
+			keep = i;
+	for (i = nlogs - 1; i > keep; i--) {
+		path_join(path, st->log_dir, logs[i].name);
+		log_info("truncate to 0x%" PRIx64 ": removing %s", (uint64_t)zxid, path);
+		rc = vfs_unlink(st->vfs, path);
+		if (rc)
+			goto err_io;
+	}
+	rc = vfs_sync_dir(st->vfs, st->snap_dir);
+	if (rc == 0 && strcmp(st->snap_dir, st->log_dir))
+		rc = vfs_sync_dir(st->vfs, st->log_dir);
+	if (rc) {
+		snprintf(path, sizeof(path), "%s", st->log_dir);
+		goto err_io;
+	}
+	if (keep >= 0) {
+		struct cut_at c = { zxid, -1 };
+		struct txnlog_scan res;
+		struct vfs_file *f;
+
+		path_join(path, st->log_dir, logs[keep].name);
+		rc = vfs_open(st->vfs, path, VFS_RDWR, &f);
+		if (rc)
+			goto err_io;
+		rc = txnlog_scan(f, path, find_cut, &c, &res, errmsg, errlen);
+		if (rc == 1 || rc == 0) {
+			int64_t at = rc == 1 ? c.off : res.end;
+
+			/* Cutting at the end of the last good record also drops a torn tail. */
+			rc = 0;
+			if (at < res.size) {
+				log_info("truncate to 0x%" PRIx64 ": cutting %s at offset %" PRId64,
+					 (uint64_t)zxid, path, at);
+				rc = vfs_truncate(f, at);
+				if (rc == 0)
+					rc = vfs_sync(f, 0);
+			}
+			vfs_close(f);
+			if (rc)
+				goto err_io;
+		} else {
+			vfs_close(f);
+			goto out;	/* errmsg set by the scan */
+		}
+	}
+	if (st->last_zxid > zxid)
+		st->last_zxid = zxid;
+	if (st->durable_zxid > zxid)
+		st->durable_zxid = zxid;
+	rc = 0;
+	goto out;
+
+err_io:
+	snprintf(errmsg, errlen, "truncate %s: %s", path, strerror(-rc));
+	rc = ZSYSTEMERROR;
+out:
+	dfiles_free(snaps, nsnaps);
+	dfiles_free(logs, nlogs);
+	return rc;
+}
+
 /* ---- purge and sizes ---------------------------------------------------------------- */
 
 /* Apache's SnapStream.isValidSnapshot: a cheap look at the file, not a full parse. */

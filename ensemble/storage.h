@@ -99,6 +99,16 @@ int storage_snapshot_due(const struct zk_storage *st);
 int storage_snapshot(struct zk_storage *st, const struct zk_tree *tree,
 		     const struct storage_session *sessions, int32_t nsessions);
 
+/*
+ * Zab TRUNC (Apache's FileTxnSnapLog.truncateLog): removes every logged txn with a zxid
+ * above zxid — the tail of the file holding it, every later log file, and every snapshot
+ * named above it — then reloads nothing: call storage_load() again for the tree.
+ * Synchronous, on the calling thread. A batch in flight is finished first and appends not
+ * yet written are dropped, without on_durable for either. The next append opens a new
+ * log file. Returns 0 or ZSYSTEMERROR with errmsg set.
+ */
+int storage_truncate(struct zk_storage *st, int64_t zxid, char *errmsg, size_t errlen);
+
 /* Flushes what is queued, waits for workers, closes files. */
 void storage_close(struct zk_storage *st);
 

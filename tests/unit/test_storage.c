@@ -810,6 +810,40 @@ static void test_snapshot_fallback(void **state)
 	}
 }
 
+/* A snapshot compressed by zookeeper.snapshot.compression.method=gz loads too. */
+static void test_gz_snapshot(void **state)
+{
+	struct fx f;
+	uint8_t *p, *gz;
+	size_t len;
+	z_stream zs;
+	struct vfs_file *fh;
+
+	two_snapshots(&f, 45);
+	assert_int_equal(vfs_read_all(f.v, "/d/version-2/snapshot.a", &p, &len), 0);
+	gz = malloc(len + 1024);
+	memset(&zs, 0, sizeof(zs));
+	assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+			 Z_OK);
+	zs.next_in = p;
+	zs.avail_in = (uInt)len;
+	zs.next_out = gz;
+	zs.avail_out = (uInt)(len + 1024);
+	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(vfs_open(f.v, "/d/version-2/snapshot.a.gz", VFS_RDWR | VFS_CREAT, &fh), 0);
+	assert_int_equal(vfs_pwrite(fh, gz, zs.total_out, 0), 0);
+	vfs_close(fh);
+	deflateEnd(&zs);
+	vfs_unlink(f.v, "/d/version-2/snapshot.a");
+	fx_start(&f);
+	assert_int_equal(f.nsess_cb, 1);	/* snapshot.a's, not snapshot.5's */
+	assert_int_equal(f.ntxn_cb, 2);
+	assert_int_equal(tree_last_zxid(f.tree), 12);
+	free(p);
+	free(gz);
+	fx_free(&f);
+}
+
 /* No snapshot but txn logs: refuse to start, as Apache does. */
 static void test_logs_without_snapshot(void **state)
 {
@@ -850,6 +884,52 @@ static void test_snapshot_trigger(void **state)
 	}
 	storage_flush(f.st);
 	pump_all(&f.x);
+	fx_free(&f);
+}
+
+/* ---- truncation -------------------------------------------------------------------- */
+
+/* Zab TRUNC cuts the log after a zxid, removes later files and snapshots, and appends
+ * continue from there. */
+static void test_truncate(void **state)
+{
+	struct fx f;
+	int64_t z;
+
+	two_snapshots(&f, 70);	/* snapshot.0 .5 .a; log.1 (1-5) log.6 (6-10) log.b (11-12) */
+	fx_start(&f);
+	fx_write(&f, 13, 20, 10, 0);	/* log.d */
+	assert_int_equal(storage_truncate(f.st, 15, f.err, sizeof(f.err)), 0);
+	f.d.max_ok = 0;
+	assert_true(exists(f.v, "/d/version-2/log.d"));
+	assert_true(exists(f.v, "/d/version-2/snapshot.a"));
+	assert_int_equal(append_create(f.st, 15, 3), ZSYSTEMERROR);	/* not above 15 */
+	fx_write(&f, 16, 16, 10, 0);
+	fx_stop(&f);
+	fx_start(&f);
+	assert_int_equal(tree_last_zxid(f.tree), 16);
+	assert_false(has_node(f.tree, 17));
+	assert_true(has_node(f.tree, 15));
+	/* Back into the first file: later logs and snapshot.a go. */
+	assert_int_equal(storage_truncate(f.st, 7, f.err, sizeof(f.err)), 0);
+	assert_false(exists(f.v, "/d/version-2/snapshot.a"));
+	assert_true(exists(f.v, "/d/version-2/snapshot.5"));
+	assert_false(exists(f.v, "/d/version-2/log.b"));
+	assert_false(exists(f.v, "/d/version-2/log.d"));
+	assert_false(exists(f.v, "/d/version-2/log.10"));
+	assert_true(exists(f.v, "/d/version-2/log.6"));
+	tree_free(f.tree);
+	f.tree = NULL;
+	assert_int_equal(fx_load(&f), 0);
+	assert_int_equal(tree_last_zxid(f.tree), 7);
+	for (z = 1; z <= 7; z++)
+		assert_true(has_node(f.tree, z));
+	assert_false(has_node(f.tree, 8));
+	fx_write(&f, 8, 9, 10, 0);
+	fx_stop(&f);
+	fx_start(&f);
+	assert_int_equal(tree_last_zxid(f.tree), 9);
+	assert_int_equal(f.ntxn_cb, 4);	/* 6, 7 from log.6, 8, 9 from log.8 */
 	fx_free(&f);
 }
 
@@ -1408,8 +1488,10 @@ int main(void)
 		cmocka_unit_test(test_corruption_refused),
 		cmocka_unit_test(test_snapshot_and_replay),
 		cmocka_unit_test(test_snapshot_fallback),
+		cmocka_unit_test(test_gz_snapshot),
 		cmocka_unit_test(test_logs_without_snapshot),
 		cmocka_unit_test(test_snapshot_trigger),
+		cmocka_unit_test(test_truncate),
 		cmocka_unit_test(test_purge),
 		cmocka_unit_test(test_purge_then_load),
 		cmocka_unit_test(test_enospc),

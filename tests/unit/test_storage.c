@@ -1342,6 +1342,7 @@ static void crash_verify(struct crun *c, const struct zk_tree *t)
 /* Totals over all runs, to show the simulator exercised what it claims to. */
 static struct {
 	int64_t crashes, acked, failures, torn_loads, dropped_after_tear, snapshots_skipped;
+	int64_t purged;
 } ctot;
 
 static void count_log(const char *log)
@@ -1354,6 +1355,8 @@ static void count_log(const char *log)
 		ctot.dropped_after_tear++;
 	for (p = log; (p = strstr(p, "skipping snapshot")); p++)
 		ctot.snapshots_skipped++;
+	for (p = log; (p = strstr(p, "purge: removing")); p++)
+		ctot.purged++;
 }
 
 static void crash_run(uint64_t seed)
@@ -1429,6 +1432,10 @@ static void crash_run(uint64_t seed)
 				pump(&x);
 			} else if (r < 9) {
 				storage_flush(st);
+			} else if (crnd(&c) % 5 == 0) {
+				/* Autopurge may run at any time; it must never remove what load
+				 * needs. */
+				storage_purge_vfs(c.v, "/d", o.log_dir, 3, err, sizeof(err));
 			} else if (storage_snapshot_due(st) || crnd(&c) % 4 == 0) {
 				storage_snapshot(st, c.tree, NULL, 0);
 			}
@@ -1469,9 +1476,9 @@ static void test_crash_simulator(void **state)
 	}
 	print_message("  %" PRId64 " crashes, %" PRId64 " acked zxids checked, %" PRId64
 		      " failed batches, %" PRId64 " torn-tail warnings (%" PRId64 " with synced-"
-		      "looking records after the tear), %" PRId64 " snapshots skipped\n",
-		      ctot.crashes, ctot.acked, ctot.failures, ctot.torn_loads,
-		      ctot.dropped_after_tear, ctot.snapshots_skipped);
+		      "looking records after the tear), %" PRId64 " snapshots skipped, %" PRId64
+		      " files purged\n", ctot.crashes, ctot.acked, ctot.failures, ctot.torn_loads,
+		      ctot.dropped_after_tear, ctot.snapshots_skipped, ctot.purged);
 }
 
 int main(void)

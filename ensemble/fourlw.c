@@ -162,9 +162,9 @@ static void put_conf(FILE *f, struct zk_server *s)
 	fprintf(f, "clientPort=%d\n", cfg->client_port);
 	fprintf(f, "secureClientPort=-1\n");
 	fprintf(f, "dataDir=%s\n", d);
-	fprintf(f, "dataDirSize=%lld\n", (long long)storage_dir_size(d));
+	fprintf(f, "dataDirSize=%lld\n", (long long)storage_dir_size(cfg->data_dir));
 	fprintf(f, "dataLogDir=%s\n", l);
-	fprintf(f, "dataLogSize=%lld\n", (long long)storage_dir_size(l));
+	fprintf(f, "dataLogSize=%lld\n", (long long)storage_dir_size(logdir));
 	fprintf(f, "tickTime=%d\n", cfg->tick_time);
 	fprintf(f, "maxClientCnxns=%d\n", cfg->max_client_cnxns);
 	fprintf(f, "minSessionTimeout=%d\n", cfg->min_session_timeout);
@@ -365,12 +365,10 @@ void fourlw_run(struct zk_server *s, struct conn *self, const char *word, const 
 		fputs("rw", f);
 	} else if (!strcmp(word, "dirs")) {
 		const struct zk_config *cfg = s->cfg;
-		char d[4200], l[4200];
 
-		version_dir(d, sizeof(d), cfg->data_dir);
-		version_dir(l, sizeof(l), cfg->data_log_dir[0] ? cfg->data_log_dir : cfg->data_dir);
-		fprintf(f, "datadir_size: %lld\n", (long long)storage_dir_size(d));
-		fprintf(f, "logdir_size: %lld\n", (long long)storage_dir_size(l));
+		fprintf(f, "datadir_size: %lld\n", (long long)storage_dir_size(cfg->data_dir));
+		fprintf(f, "logdir_size: %lld\n", (long long)storage_dir_size(
+			cfg->data_log_dir[0] ? cfg->data_log_dir : cfg->data_dir));
 	} else if (!strcmp(word, "gtmk")) {
 		fputs("306", f);
 	} else if (!strcmp(word, "stmk")) {

@@ -6,8 +6,8 @@
  * the loop serves as no-ops because the caller is this thread), and barriers that hand a
  * callback back to the loop once everything queued before them is done.
  *
- * Replays use *at() calls relative to a descriptor of the mount root opened by this thread,
- * so that after an unmount they fail (ENOTCONN) instead of touching the directory beneath.
+ * Replays use *at() calls relative to a descriptor of the mount root, opened per replay and
+ * checked to be the FUSE root, so that after an unmount they touch nothing beneath it.
  *
  * Which syscall gives which inotify event:
  *   modify: open(O_WRONLY) + ftruncate(current size) + close -> IN_OPEN, IN_MODIFY,
@@ -53,7 +53,7 @@ struct notifier {
 	struct ntask *done_head, *done_tail;	/* back to the loop */
 	uv_async_t async;
 	int stop;
-	int rootfd;
+	dev_t dev;		/* the mount's device, learnt at the first replay */
 	/* the replay in progress, for lookups from this thread */
 	int cur_kind;
 	fuse_ino_t cur_parent;
@@ -95,10 +95,24 @@ static const char *rel(const char *path)
 	return *path ? path : ".";
 }
 
-static void open_root(struct notifier *n)
+/*
+ * A descriptor of the mount root for one replay. It is not kept open between replays (it
+ * would make the mount busy for umount); the device check makes sure that after an unmount
+ * nothing lands in the directory underneath.
+ */
+static int open_root(struct notifier *n)
 {
-	if (n->rootfd < 0)
-		n->rootfd = open(n->fs->o.mountpoint, O_PATH | O_DIRECTORY);
+	struct stat st;
+	int fd = open(n->fs->o.mountpoint, O_PATH | O_DIRECTORY);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || (n->dev && st.st_dev != n->dev) || st.st_ino != 1) {
+		close(fd);
+		return -1;
+	}
+	n->dev = st.st_dev;
+	return fd;
 }
 
 static void set_current(struct notifier *n, const struct ntask *t)
@@ -127,7 +141,11 @@ static void run(struct notifier *n, struct ntask *t)
 {
 	struct fuse_session *se = n->fs->se;
 	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
-	int fd;
+	int fd, root = -1;
+
+	if (t->kind >= NT_REPLAY_MODIFY && t->kind <= NT_REPLAY_DELETE &&
+	    (root = open_root(n)) < 0)
+		return;
 
 	switch (t->kind) {
 	case NT_INVAL_INODE:
@@ -137,8 +155,7 @@ static void run(struct notifier *n, struct ntask *t)
 		fuse_lowlevel_notify_inval_entry(se, t->ino, t->name, strlen(t->name));
 		break;
 	case NT_REPLAY_MODIFY:
-		open_root(n);
-		fd = openat(n->rootfd, rel(t->path), O_WRONLY | O_NONBLOCK | O_NOFOLLOW);
+		fd = openat(root, rel(t->path), O_WRONLY | O_NONBLOCK | O_NOFOLLOW);
 		if (fd >= 0) {
 			if (ftruncate(fd, t->size))
 				log_debug("replay modify '%s': %s", t->path, strerror(errno));
@@ -146,27 +163,26 @@ static void run(struct notifier *n, struct ntask *t)
 		}
 		break;
 	case NT_REPLAY_ATTRIB:
-		open_root(n);
-		utimensat(n->rootfd, rel(t->path), ts, AT_SYMLINK_NOFOLLOW);
+		utimensat(root, rel(t->path), ts, AT_SYMLINK_NOFOLLOW);
 		break;
 	case NT_REPLAY_CREATE:
-		open_root(n);
 		set_current(n, t);
 		if (t->is_dir)
-			mkdirat(n->rootfd, rel(t->path), 0755);
+			mkdirat(root, rel(t->path), 0755);
 		else
-			mknodat(n->rootfd, rel(t->path), S_IFREG | 0644, 0);
+			mknodat(root, rel(t->path), S_IFREG | 0644, 0);
 		clear_current(n);
 		break;
 	case NT_REPLAY_DELETE:
-		open_root(n);
 		set_current(n, t);
-		unlinkat(n->rootfd, rel(t->path), t->is_dir ? AT_REMOVEDIR : 0);
+		unlinkat(root, rel(t->path), t->is_dir ? AT_REMOVEDIR : 0);
 		clear_current(n);
 		break;
 	case NT_BARRIER:
 		break;
 	}
+	if (root >= 0)
+		close(root);
 }
 
 static void *thread_main(void *arg)
@@ -193,8 +209,6 @@ static void *thread_main(void *arg)
 		pthread_mutex_lock(&n->mu);
 	}
 	pthread_mutex_unlock(&n->mu);
-	if (n->rootfd >= 0)
-		close(n->rootfd);
 	return NULL;
 }
 
@@ -229,7 +243,6 @@ int notifier_start(struct zkfs *fs)
 	if (!n)
 		return -1;
 	n->fs = fs;
-	n->rootfd = -1;
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->cv, NULL);
 	uv_async_init(fs->loop, &n->async, async_cb);

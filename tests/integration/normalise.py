@@ -31,7 +31,8 @@ With --zkcli (zkCli.sh output) also:
   - "cZxid = 0x..", "mZxid", "pZxid" lines map like @z; "ctime = <date>" like @t;
     "ephemeralOwner = 0x.." like @s;
   - a line that is a whole Java list "[a, b]" (ls, getEphemerals) is sorted;
-  - the identity lines printed by whoami after "Auth scheme: User" are sorted.
+  - the identity lines printed by whoami after "Auth scheme: User" are sorted;
+  - the paths printed by "ls -R" (a BFS in the server's child order) are sorted.
 """
 import re
 import sys
@@ -78,7 +79,28 @@ def tags(line):
 ZKCLI_DROP = re.compile(r'^(SLF4J:|Connecting to |Welcome to ZooKeeper!|JLine support is)')
 
 
+def sort_ls_r(lines):
+    """Sorts the output block of each "> ls -R" command (up to the next "> " line)."""
+    out = []
+    block = None
+    for line in lines:
+        if block is not None:
+            if line.startswith('> ') or line.startswith('## ') or not line.startswith('/'):
+                out.extend(sorted(block))
+                block = None
+            else:
+                block.append(line)
+                continue
+        out.append(line)
+        if line.startswith('> ls ') and ' -R' in line:
+            block = []
+    if block:
+        out.extend(sorted(block))
+    return out
+
+
 def zkcli(lines):
+    lines = sort_ls_r(lines)
     out = []
     in_whoami = False
     ids = []

@@ -235,16 +235,19 @@ compare_sections() {
 # compare_lines NAME A B: line i of A against line i of B, one check per line (probe results).
 compare_lines() {
 	local name=$1 a=$2 b=$3
-	paste -d '\037' <(cat "$a"; yes '' | head -n $(( $(wc -l < "$b") - $(wc -l < "$a") > 0 ? $(wc -l < "$b") - $(wc -l < "$a") : 0 ))) \
-		<(cat "$b"; yes '' | head -n $(( $(wc -l < "$a") - $(wc -l < "$b") > 0 ? $(wc -l < "$a") - $(wc -l < "$b") : 0 ))) |
-	while IFS=$'\037' read -r la lb; do
-		if [ "$la" = "$lb" ]; then
-			echo "P $la"
-		else
-			echo "F apache: ${la:-<missing>}"
-			echo "F   ours: ${lb:-<missing>}"
-		fi
-	done > "$IT_TMP/$name.cmp"
+	"$KAZOO_PY" - "$a" "$b" > "$IT_TMP/$name.cmp" <<'PY'
+import sys
+a = open(sys.argv[1]).read().splitlines()
+b = open(sys.argv[2]).read().splitlines()
+for i in range(max(len(a), len(b))):
+    la = a[i] if i < len(a) else None
+    lb = b[i] if i < len(b) else None
+    if la == lb:
+        print('P ' + la)
+    else:
+        print('F apache: ' + (la if la is not None else '<missing>'))
+        print('F   ours: ' + (lb if lb is not None else '<missing>'))
+PY
 	local nfail npass
 	npass=$(grep -c '^P ' "$IT_TMP/$name.cmp")
 	nfail=$(grep -c '^F apache' "$IT_TMP/$name.cmp")

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The one place where transcripts are normalised before Apache's and ours are compared.
 
-usage: normalise.py [--zkcli] < raw > normalised
+usage: normalise.py [--zkcli | --4lw] < raw > normalised
 
 Client scripts print raw facts with tags; this filter turns each tag into something that is
 equal between two correct servers. Every rule says why the difference it hides is legitimate.
@@ -11,9 +11,6 @@ equal between two correct servers. Every rule says why the difference it hides i
             a zxid; spec §5 lets a server not burn zxids on errors. What clients rely on is
             equality and order, so each distinct non-zero zxid becomes Z1, Z2, ... in order of
             first appearance (0 stays 0: the initial nodes).
-  @ze:HEX   the zxid in the reply header of a failed write: Apache answers with the zxid of
-            the error transaction it logged, a server that does not burn zxids answers with its
-            last zxid (spec §5). Becomes Z*.
   @s:HEX    a session id: the layout holds a clock value (spec §3.4). S1, S2, ... in order of
             first appearance, 0 stays 0.
   @t:DEC    a time in ms (ctime/mtime): wall clock. T, or 0 for the initial nodes.
@@ -25,6 +22,24 @@ equal between two correct servers. Every rule says why the difference it hides i
             which spec §8.2 asks of us. "created2 PATH <stat>" becomes "created PATH".
   version   "Zookeeper version: 3.8.0-<build>, built on <date> UTC" (srvr, stat, mntr, envi):
             the build id and date are per build; the X.Y.Z- prefix that tools parse is kept.
+
+With --4lw (probes.py 4lw output: "## word" sections with the raw answers) also, per word:
+  - client lines of stat/cons/dump: the client's port (ephemeral) becomes P, the lines are
+    sorted (the server lists connections in hash order); in cons, sid maps like @s, est and
+    lresp (clock readings) become T, llat/minlat/avglat/maxlat (timings) become N;
+  - "Latency min/avg/max: a/b/c" keeps its shape (integer/decimal/integer) but not the
+    values, which are timings;
+  - conf: clientPort (each server has its own) becomes PORT, dataDir/dataLogDir (each server
+    has its own temp dir) become DIR with the "/version-2" suffix kept, and the directory
+    sizes become N (they depend on file preallocation and snapshot timing);
+  - dirs: the sizes become N, for the same reason;
+  - envi: every value but zookeeper.version becomes V (host, JVM and process facts);
+  - dump: "expire at <date>" becomes "expire at D" (bucket times are clock readings), session
+    ids map like @s, and the connection part keeps only the sorted connection lines and the
+    connection count (how connections fall into expiry buckets depends on timing);
+  - mntr: only the keys spec four-letter-words.md requires are kept (the rest is Java
+    metrics, in hash order), sorted after the two header lines; timing and process values
+    (latencies, uptime, file descriptors) become N.
 
 With --zkcli (zkCli.sh output) also:
   - the JVM's and zkCli's banner lines (SLF4J, "Connecting to", "Welcome", JLine) are dropped;
@@ -66,7 +81,6 @@ def sort_set(m):
 
 def tags(line):
     line = re.sub(r'created2 (\S+) v=.*?mt=@t:-?\d+', r'created \1', line)
-    line = re.sub(r'@ze:-?[0-9a-fA-Fx]+', 'Z*', line)
     line = re.sub(r'@z:([0-9a-fA-F]+)', lambda m: ZX(int(m.group(1), 16)), line)
     line = re.sub(r'@s:([0-9a-fA-F]+)', lambda m: SESS(int(m.group(1), 16)), line)
     line = re.sub(r'@t:(-?\d+)', lambda m: '0' if m.group(1) == '0' else 'T', line)
@@ -138,10 +152,116 @@ def zkcli(lines):
     return out
 
 
+MNTR_KEYS = ['zk_avg_latency', 'zk_max_latency', 'zk_min_latency', 'zk_packets_received',
+             'zk_packets_sent', 'zk_num_alive_connections', 'zk_outstanding_requests',
+             'zk_uptime', 'zk_znode_count', 'zk_watch_count', 'zk_ephemerals_count',
+             'zk_approximate_data_size', 'zk_global_sessions', 'zk_local_sessions',
+             'zk_open_file_descriptor_count', 'zk_max_file_descriptor_count',
+             'zk_connection_drop_probability', 'zk_last_client_response_size',
+             'zk_max_client_response_size', 'zk_min_client_response_size',
+             'zk_outstanding_tls_handshake', 'zk_auth_failed_count',
+             'zk_non_mtls_remote_conn_count', 'zk_non_mtls_local_conn_count']
+MNTR_VARIABLE = {'zk_avg_latency', 'zk_max_latency', 'zk_min_latency', 'zk_uptime',
+                 'zk_open_file_descriptor_count', 'zk_max_file_descriptor_count'}
+
+CLIENT_RE = re.compile(r'^ /127\.0\.0\.1:\d+\[')
+
+
+def client_line(line):
+    line = re.sub(r'^ /127\.0\.0\.1:\d+\[', ' /127.0.0.1:P[', line)
+    line = re.sub(r'sid=0x([0-9a-f]+)', lambda m: 'sid=' + SESS(int(m.group(1), 16)), line)
+    line = re.sub(r'(est|lresp)=\d+', r'\1=T', line)
+    line = re.sub(r'(llat|minlat|avglat|maxlat)=\d+', r'\1=N', line)
+    return line
+
+
+def fourlw_section(word, body):
+    out = []
+    clients = []
+    if word == 'mntr':
+        vals = {}
+        for line in body:
+            k, _, v = line.partition('\t')
+            vals[k] = v
+        for k in ('zk_version', 'zk_server_state'):
+            out.append('%s\t%s' % (k, vals.get(k, 'MISSING')))
+        for k in sorted(MNTR_KEYS):
+            v = vals.get(k)
+            if v is None:
+                out.append('%s MISSING' % k)
+            elif k in MNTR_VARIABLE:
+                out.append('%s\t%s' % (k, 'N' if re.match(r'^-?\d+(\.\d+)?$', v) else v))
+            else:
+                out.append('%s\t%s' % (k, v))
+        return out
+    in_conns = False
+    for line in body:
+        if CLIENT_RE.match(line):
+            clients.append(client_line(line))
+            continue
+        if clients and line != ' ':
+            out.extend(sorted(clients))
+            clients = []
+        m = re.match(r'^Latency min/avg/max: (\d+)/(\d+(\.\d+)?(E-?\d+)?)/(\d+)$', line)
+        if m:
+            line = 'Latency min/avg/max: n/f/n'
+        if word == 'conf':
+            line = re.sub(r'^clientPort=\d+$', 'clientPort=PORT', line)
+            m = re.match(r'^(dataDir|dataLogDir)=(.*)$', line)
+            if m:
+                line = '%s=DIR%s' % (m.group(1), '/version-2' if m.group(2).endswith('/version-2')
+                                     else '')
+            line = re.sub(r'^(dataDirSize|dataLogSize)=\d+$', r'\1=N', line)
+        if word == 'dirs':
+            line = re.sub(r'^(datadir_size|logdir_size): \d+$', r'\1: N', line)
+        if word == 'envi' and '=' in line and not line.startswith('zookeeper.version='):
+            line = line.split('=', 1)[0] + '=V'
+        if word == 'dump':
+            line = re.sub(r'expire at .*:$', 'expire at D:', line)
+            line = re.sub(r'0x([0-9a-f]+)', lambda m: SESS(int(m.group(1), 16)), line)
+            if line == 'Connections dump:':
+                in_conns = True
+                out.append(line)
+                continue
+            if in_conns:
+                m = re.match(r'^Connections Sets \((\d+)\)/\((\d+)\):$', line)
+                if m:
+                    out.append('Connections Sets (N)/(%s):' % m.group(2))
+                elif line.startswith('\tip: '):
+                    clients.append(re.sub(r':\d+ sessionId', ':P sessionId', line))
+                continue
+        if word in ('wchc', 'wchp'):
+            line = re.sub(r'0x([0-9a-f]+)', lambda m: SESS(int(m.group(1), 16)), line)
+        out.append(line)
+    out.extend(sorted(clients))
+    return out
+
+
+def fourlw(lines):
+    out = []
+    word = None
+    body = []
+    for line in lines + ['## END']:
+        if line.startswith('## '):
+            if word is not None:
+                out.extend(fourlw_section(word, body))
+            if line != '## END':
+                out.append(line)
+            word = line[3:]
+            body = []
+        elif word is None:
+            out.append(line)
+        else:
+            body.append(line)
+    return out
+
+
 def main():
     lines = sys.stdin.read().splitlines()
     if '--zkcli' in sys.argv:
         lines = zkcli(lines)
+    if '--4lw' in sys.argv:
+        lines = fourlw(lines)
     for line in lines:
         print(tags(line))
 

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# timeout: 120
+# Hostile and malformed input on the client port (probes.py hostile): garbage before the
+# ConnectRequest, absurd and negative frame lengths, frames cut short, frames shorter than a
+# RequestHeader, unknown opcodes, malformed bodies, invalid paths, odd xids, pipelining, auth
+# failures and ConnectRequest variants. After each probe a well-behaved session on the same
+# server must still work and a new connection must get "imok". Apache ZooKeeper 3.8 is the
+# reference; ours must give the same observations, line by line.
+# Not sent to either server: a top-level check (opcode 13), which Apache 3.8.0 logs as a txn
+# without replying and then cannot restart from (client-protocol.md §5).
+set -u
+. "$(dirname "$0")/lib.sh"
+PORT_BASE=${IT_PORT_BASE:-24060}
+
+run_kind() {
+	local kind=$1 port=$2 rc=0
+	start_server "$kind" "$port" "$IT_TMP/$kind" || { fail "$kind server did not start"; return 1; }
+	it_run timeout 90 "$KAZOO_PY" "$IT_DIR/probes.py" hostile "$port" > "$IT_TMP/$kind.txt" 2> "$IT_TMP/$kind.err" || rc=1
+	if fourlw "$port" srvr | grep -q '^Mode: standalone'; then
+		pass "$kind still answers srvr after the probes"
+	else
+		fail "$kind does not answer srvr after the probes"
+	fi
+	if kill -0 "$(cat "$IT_TMP/$kind/pid")" 2>/dev/null; then
+		pass "$kind process still running after the probes"
+	else
+		fail "$kind process died during the probes"
+	fi
+	stop_server "$IT_TMP/$kind"
+	if [ $rc -ne 0 ]; then
+		fail "probes against $kind exited with an error:"
+		tail -5 "$IT_TMP/$kind.err" | sed 's/^/    /'
+	fi
+	return 0
+}
+
+run_kind apache "$PORT_BASE"
+check_expected hostile "$IT_TMP/apache.txt"
+if have_ours; then
+	run_kind ours $((PORT_BASE + 1))
+	compare_lines hostile "$IT_TMP/apache.txt" "$IT_TMP/ours.txt"
+else
+	fail "bin/zkensemble missing"
+fi
+finish

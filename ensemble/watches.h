@@ -22,6 +22,7 @@
 
 struct zk_watcher {
 	int64_t session_id;	/* for wchc/wchp dumps */
+	uint64_t mark;		/* private to watches.c: last trigger that reached it */
 };
 
 enum watch_kind {

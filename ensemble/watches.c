@@ -1,0 +1,459 @@
+/*
+ * Watch tables, shaped like Apache's two WatchManagers (data and child) but stored once:
+ * every (path, watcher) pair is one registration carrying mode bits for both tables.
+ *
+ *   data table:  WATCH_DATA, WATCH_EXIST, and persistent / persistent-recursive watches
+ *   child table: WATCH_CHILD and persistent (non-recursive) watches — Apache's addWatch
+ *                puts a recursive watch in the data table only, which is why recursive
+ *                watchers never hear NodeChildrenChanged.
+ *
+ * Registrations hang off their path (for triggering) and off their watcher (so closing a
+ * connection costs only its own watches). A recursive watch on P hears events for P and
+ * every descendant: triggering walks the event path's ancestors, and only when some
+ * recursive watch exists at all.
+ */
+#include "watches.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashmap.h"
+#include "zkproto.h"
+
+enum {
+	M_DATA = 1,	/* one-shot, data table (getData, exists on an existing node) */
+	M_EXIST = 2,	/* one-shot, data table (exists on a missing node) */
+	M_CHILD = 4,	/* one-shot, child table */
+	M_PERSIST = 8,	/* persistent: both tables */
+	M_RECURSIVE = 16,	/* persistent recursive: data table only */
+};
+
+#define M_DATA_TABLE (M_DATA | M_EXIST | M_PERSIST | M_RECURSIVE)
+#define M_CHILD_TABLE (M_CHILD | M_PERSIST)
+#define M_ONESHOT (M_DATA | M_EXIST | M_CHILD)
+
+struct wpath;
+
+struct wreg {
+	struct wpath *path;
+	struct zk_watcher *w;
+	unsigned modes;
+	struct wreg *pprev, *pnext;	/* registrations of the same path */
+	struct wreg *wprev, *wnext;	/* registrations of the same watcher */
+};
+
+struct wpath {
+	struct hmap_entry e;
+	struct wreg *regs;
+	size_t len;
+	char path[];
+};
+
+/* Per-watcher list heads live in a second table keyed by the watcher pointer. */
+struct wlist {
+	struct hmap_entry e;
+	struct zk_watcher *w;
+	struct wreg *regs;
+};
+
+struct zk_watches {
+	struct hmap paths;
+	struct hmap watchers;
+	uint64_t k0, k1;
+	int64_t nrecursive;	/* live registrations with M_RECURSIVE */
+	int64_t count;		/* watches as Apache counts them (per table) */
+	uint64_t gen;		/* trigger counter, for one-event-per-watcher */
+};
+
+static uint32_t path_hash(const struct zk_watches *ws, const char *p, size_t len)
+{
+	return (uint32_t)hmap_hash(ws->k0, ws->k1, p, len);
+}
+
+static uint32_t ptr_hash(const struct zk_watches *ws, const struct zk_watcher *w)
+{
+	uintptr_t v = (uintptr_t)w;
+
+	return (uint32_t)hmap_hash(ws->k0, ws->k1, &v, sizeof(v));
+}
+
+struct zk_watches *watches_new(void)
+{
+	struct zk_watches *ws = calloc(1, sizeof(*ws));
+
+	if (!ws)
+		return NULL;
+	hmap_init(&ws->paths);
+	hmap_init(&ws->watchers);
+	/* Keys only need to be unguessable by clients; the heap address varies per run. */
+	ws->k0 = (uint64_t)(uintptr_t)ws * 0x9E3779B97F4A7C15ULL;
+	ws->k1 = (uint64_t)(uintptr_t)&ws->k0 ^ 0xC2B2AE3D27D4EB4FULL;
+	return ws;
+}
+
+static struct wpath *path_find(const struct zk_watches *ws, const char *p, size_t len,
+			       uint32_t h)
+{
+	struct hmap_entry *e;
+
+	for (e = hmap_bucket(&ws->paths, h); e; e = e->next) {
+		struct wpath *wp = (struct wpath *)e;
+
+		if (e->hash == h && wp->len == len && !memcmp(wp->path, p, len))
+			return wp;
+	}
+	return NULL;
+}
+
+static struct wlist *wlist_find(const struct zk_watches *ws, const struct zk_watcher *w)
+{
+	uint32_t h = ptr_hash(ws, w);
+	struct hmap_entry *e;
+
+	for (e = hmap_bucket(&ws->watchers, h); e; e = e->next) {
+		struct wlist *wl = (struct wlist *)e;
+
+		if (e->hash == h && wl->w == w)
+			return wl;
+	}
+	return NULL;
+}
+
+static int64_t table_count(unsigned modes)
+{
+	return ((modes & M_DATA_TABLE) ? 1 : 0) + ((modes & M_CHILD_TABLE) ? 1 : 0);
+}
+
+/* Sets a registration's modes, keeping the counters right. A registration left with no
+ * modes is unlinked and freed (and its path with it when that was the last one); callers
+ * must not touch r afterwards. */
+static void reg_set_modes(struct zk_watches *ws, struct wreg *r, unsigned modes)
+{
+	struct wpath *wp = r->path;
+	struct wlist *wl;
+
+	ws->count += table_count(modes) - table_count(r->modes);
+	ws->nrecursive += ((modes & M_RECURSIVE) ? 1 : 0) - ((r->modes & M_RECURSIVE) ? 1 : 0);
+	r->modes = modes;
+	if (modes)
+		return;
+	if (r->pprev)
+		r->pprev->pnext = r->pnext;
+	else
+		wp->regs = r->pnext;
+	if (r->pnext)
+		r->pnext->pprev = r->pprev;
+	if (!wp->regs) {
+		hmap_remove(&ws->paths, &wp->e);
+		free(wp);
+	}
+	wl = wlist_find(ws, r->w);
+	if (r->wprev)
+		r->wprev->wnext = r->wnext;
+	else if (wl)
+		wl->regs = r->wnext;
+	if (r->wnext)
+		r->wnext->wprev = r->wprev;
+	if (wl && !wl->regs) {
+		hmap_remove(&ws->watchers, &wl->e);
+		free(wl);
+	}
+	free(r);
+}
+
+int watches_add(struct zk_watches *ws, const char *path, enum watch_kind kind,
+		struct zk_watcher *w)
+{
+	size_t len = strlen(path);
+	uint32_t h = path_hash(ws, path, len);
+	struct wpath *wp = path_find(ws, path, len, h);
+	struct wlist *wl;
+	struct wreg *r;
+	unsigned bit;
+
+	switch (kind) {
+	case WATCH_DATA: bit = M_DATA; break;
+	case WATCH_EXIST: bit = M_EXIST; break;
+	case WATCH_CHILD: bit = M_CHILD; break;
+	case WATCH_PERSISTENT: bit = M_PERSIST; break;
+	case WATCH_PERSISTENT_RECURSIVE: bit = M_RECURSIVE; break;
+	default: return ZBADARGUMENTS;
+	}
+	if (wp) {
+		for (r = wp->regs; r; r = r->pnext) {
+			if (r->w == w) {
+				reg_set_modes(ws, r, r->modes | bit);
+				return 0;
+			}
+		}
+	}
+	wl = wlist_find(ws, w);
+	if (!wl) {
+		wl = calloc(1, sizeof(*wl));
+		if (!wl)
+			return ZSYSTEMERROR;
+		wl->w = w;
+		if (hmap_add(&ws->watchers, &wl->e, ptr_hash(ws, w))) {
+			free(wl);
+			return ZSYSTEMERROR;
+		}
+	}
+	if (!wp) {
+		wp = malloc(sizeof(*wp) + len + 1);
+		if (!wp)
+			return ZSYSTEMERROR;
+		memset(&wp->e, 0, sizeof(wp->e));
+		wp->regs = NULL;
+		wp->len = len;
+		memcpy(wp->path, path, len + 1);
+		if (hmap_add(&ws->paths, &wp->e, h)) {
+			free(wp);
+			return ZSYSTEMERROR;
+		}
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		if (!wp->regs) {
+			hmap_remove(&ws->paths, &wp->e);
+			free(wp);
+		}
+		return ZSYSTEMERROR;
+	}
+	r->path = wp;
+	r->w = w;
+	r->pnext = wp->regs;
+	if (wp->regs)
+		wp->regs->pprev = r;
+	wp->regs = r;
+	r->wnext = wl->regs;
+	if (wl->regs)
+		wl->regs->wprev = r;
+	wl->regs = r;
+	reg_set_modes(ws, r, bit);
+	return 0;
+}
+
+/*
+ * Fires one apply event. For the exact path, one-shot modes of the matching table are
+ * consumed; persistent ones stay. For ancestors, only recursive watches hear it (never for
+ * NodeChildrenChanged). A watcher hears an event at most once.
+ */
+void watches_trigger(struct zk_watches *ws, int type, const char *path,
+		     watch_deliver_fn deliver, void *ctx)
+{
+	unsigned table, hit_modes;
+	size_t len = strlen(path), end;
+	uint64_t gen = ++ws->gen;
+	struct wpath *wp;
+	struct wreg *r, *next;
+
+	switch (type) {
+	case ZEV_CREATED:
+	case ZEV_DATA_CHANGED:
+		table = M_DATA_TABLE;
+		break;
+	case ZEV_DELETED:
+		table = M_DATA_TABLE | M_CHILD_TABLE;
+		break;
+	case ZEV_CHILDREN_CHANGED:
+		table = M_CHILD_TABLE;
+		break;
+	default:
+		return;
+	}
+	wp = path_find(ws, path, len, path_hash(ws, path, len));
+	for (r = wp ? wp->regs : NULL; r; r = next) {
+		next = r->pnext;
+		hit_modes = r->modes & table;
+		if (!hit_modes)
+			continue;
+		r->w->mark = gen;
+		deliver(ctx, r->w, type, path);
+		/* One-shot modes of the tables that fired are consumed; persistent ones stay. */
+		reg_set_modes(ws, r, r->modes & ~(hit_modes & M_ONESHOT));
+	}
+	if (!ws->nrecursive || type == ZEV_CHILDREN_CHANGED)
+		return;
+	/* Ancestors, nearest first: "/a/b/c" -> "/a/b", "/a", "/". */
+	for (end = len; end > 1;) {
+		size_t k = end;
+
+		while (k > 0 && path[k - 1] != '/')
+			k--;
+		end = k > 1 ? k - 1 : 1;
+		wp = path_find(ws, path, end, path_hash(ws, path, end));
+		for (r = wp ? wp->regs : NULL; r; r = r->pnext) {
+			if (!(r->modes & M_RECURSIVE) || r->w->mark == gen)
+				continue;
+			r->w->mark = gen;
+			deliver(ctx, r->w, type, path);
+		}
+	}
+}
+
+static struct wreg *find_reg(struct zk_watches *ws, const char *path, struct zk_watcher *w)
+{
+	size_t len = strlen(path);
+	struct wpath *wp = path_find(ws, path, len, path_hash(ws, path, len));
+	struct wreg *r;
+
+	for (r = wp ? wp->regs : NULL; r; r = r->pnext)
+		if (r->w == w)
+			return r;
+	return NULL;
+}
+
+static unsigned wtype_modes(int wtype)
+{
+	switch (wtype) {
+	case ZWT_CHILDREN: return M_CHILD_TABLE;
+	case ZWT_DATA: return M_DATA_TABLE;
+	case ZWT_ANY: return M_DATA_TABLE | M_CHILD_TABLE;
+	}
+	return 0;
+}
+
+int watches_check(struct zk_watches *ws, const char *path, int wtype, struct zk_watcher *w)
+{
+	struct wreg *r = find_reg(ws, path, w);
+
+	return r && (r->modes & wtype_modes(wtype)) ? 0 : ZNOWATCHER;
+}
+
+int watches_remove(struct zk_watches *ws, const char *path, int wtype, struct zk_watcher *w)
+{
+	struct wreg *r = find_reg(ws, path, w);
+	unsigned m = wtype_modes(wtype), keep;
+
+	if (!r || !(r->modes & m))
+		return ZNOWATCHER;
+	/* Apache removes the watcher from the named table(s); a persistent watch lives in
+	 * both, so removing it from one table leaves nothing useful in the other. */
+	keep = r->modes & ~m;
+	if (m != (M_DATA_TABLE | M_CHILD_TABLE) && (r->modes & M_PERSIST))
+		keep &= ~M_PERSIST;
+	reg_set_modes(ws, r, keep);
+	return 0;
+}
+
+void watches_remove_watcher(struct zk_watches *ws, struct zk_watcher *w)
+{
+	struct wlist *wl;
+
+	/* Each call frees the head; the list (and wl) goes with the last one. */
+	while ((wl = wlist_find(ws, w)) && wl->regs)
+		reg_set_modes(ws, wl->regs, 0);
+}
+
+void watches_free(struct zk_watches *ws)
+{
+	struct hmap_iter it;
+	struct hmap_entry *e;
+
+	if (!ws)
+		return;
+	hmap_iter_init(&it, &ws->watchers);
+	while ((e = hmap_iter_next(&it))) {
+		struct wlist *wl = (struct wlist *)e;
+		struct wreg *r, *next;
+
+		for (r = wl->regs; r; r = next) {
+			next = r->wnext;
+			free(r);
+		}
+		free(wl);
+	}
+	hmap_iter_init(&it, &ws->paths);
+	while ((e = hmap_iter_next(&it)))
+		free(e);
+	hmap_release(&ws->watchers);
+	hmap_release(&ws->paths);
+	free(ws);
+}
+
+int64_t watches_count(const struct zk_watches *ws)
+{
+	return ws->count;
+}
+
+/* ---- 4lw dumps: data table only, as Apache's wchs/wchc/wchp ---------------------------- */
+
+void watches_dump_summary(const struct zk_watches *ws, FILE *out)
+{
+	struct hmap_iter it;
+	struct hmap_entry *e;
+	int64_t npaths = 0, total = 0, nconns = 0;
+
+	hmap_iter_init(&it, &ws->paths);
+	while ((e = hmap_iter_next(&it))) {
+		struct wpath *wp = (struct wpath *)e;
+		struct wreg *r;
+		int any = 0;
+
+		for (r = wp->regs; r; r = r->pnext) {
+			if (r->modes & M_DATA_TABLE) {
+				total++;
+				any = 1;
+			}
+		}
+		npaths += any;
+	}
+	hmap_iter_init(&it, &ws->watchers);
+	while ((e = hmap_iter_next(&it))) {
+		struct wlist *wl = (struct wlist *)e;
+		struct wreg *r;
+
+		for (r = wl->regs; r; r = r->wnext) {
+			if (r->modes & M_DATA_TABLE) {
+				nconns++;
+				break;
+			}
+		}
+	}
+	fprintf(out, "%lld connections watching %lld paths\nTotal watches:%lld\n",
+		(long long)nconns, (long long)npaths, (long long)total);
+}
+
+void watches_dump_by_session(const struct zk_watches *ws, FILE *out)
+{
+	struct hmap_iter it;
+	struct hmap_entry *e;
+
+	hmap_iter_init(&it, &ws->watchers);
+	while ((e = hmap_iter_next(&it))) {
+		struct wlist *wl = (struct wlist *)e;
+		struct wreg *r;
+		int header = 0;
+
+		for (r = wl->regs; r; r = r->wnext) {
+			if (!(r->modes & M_DATA_TABLE))
+				continue;
+			if (!header++)
+				fprintf(out, "0x%llx\n", (unsigned long long)wl->w->session_id);
+			fprintf(out, "\t%s\n", r->path->path);
+		}
+	}
+	fputs("\n", out);
+}
+
+void watches_dump_by_path(const struct zk_watches *ws, FILE *out)
+{
+	struct hmap_iter it;
+	struct hmap_entry *e;
+
+	hmap_iter_init(&it, &ws->paths);
+	while ((e = hmap_iter_next(&it))) {
+		struct wpath *wp = (struct wpath *)e;
+		struct wreg *r;
+		int header = 0;
+
+		for (r = wp->regs; r; r = r->pnext) {
+			if (!(r->modes & M_DATA_TABLE))
+				continue;
+			if (!header++)
+				fprintf(out, "%s\n", wp->path);
+			fprintf(out, "\t0x%llx\n", (unsigned long long)r->w->session_id);
+		}
+	}
+	fputs("\n", out);
+}

@@ -39,6 +39,9 @@ int acl_fixup(const struct zk_acl_list *in, const struct zk_ids *ids, struct zk_
 /* 0 if ids may do perm on a node with this ACL, else ZNOAUTH. skip_acl bypasses. */
 int acl_check(const struct zk_acl_list *acl, int32_t perm, const struct zk_ids *ids);
 
+/* getACL without ADMIN: every digest id shows as "user:x". */
+void acl_mask_digests(struct zk_acl_list *acl);
+
 /* whoAmI entries: scheme and user (digest -> part before ':'). */
 int ids_whoami(const struct zk_ids *ids, struct zk_resp *resp);
 

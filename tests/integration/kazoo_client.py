@@ -834,6 +834,58 @@ def main_plain():
     s4.say('s4 states=%s' % [str(x) for x in s4.states])
     s4.stop()
 
+    section('setWatches after a reconnect (raw)')
+    # What clients send after a reconnect (spec §7.13): for each path the server fires at
+    # once (before the reply) or registers the watch, by comparing with relativeZxid.
+    w = zkraw.Conn(PORT)
+    w.connect(timeout_ms=10000)
+
+    def wreq(label, op, body):
+        rxid, zxid, err, rest, evs = w.request(op, body)
+        emit('raw %s -> err=%d events=[%s]' % (label, err, ', '.join(
+            '%s %s' % (EVENT_NAMES.get(t, t), p) for t, st, p in evs)))
+        return err, rest
+
+    def strvec(paths):
+        return jint(len(paths)) + b''.join(jstr(p) for p in paths)
+
+    def wait_events(n):
+        got = []
+        for _ in range(n):
+            ev = w.read_event(3.0)
+            if ev is None:
+                break
+            got.append('%s %s' % (EVENT_NAMES.get(ev[0], ev[0]), ev[2]))
+        emit('raw events: [%s]' % ', '.join(got))
+
+    s1.create('/sw', b'0')
+    s1.create('/sw/c', b'0')
+    err, rest = wreq('exists(/sw/c)', 'exists', jstr('/sw/c') + jbool(False))
+    rel = zkraw.rstat(rest, 0)[0]['mzxid']
+    s1.set('/sw', b'1')
+    s1.create('/sw/d', b'')
+    wreq('setWatches(rel=czxid(/sw/c), data=[/sw,/sw/c,/sw/missing], exist=[/sw/d,/sw/new], '
+         'child=[/sw,/sw/c,/sw/gone])', 'setWatches',
+         jlong(rel) + strvec(['/sw', '/sw/c', '/sw/missing']) + strvec(['/sw/d', '/sw/new'])
+         + strvec(['/sw', '/sw/c', '/sw/gone']))
+    s1.set('/sw/c', b'1')
+    s1.create('/sw/new', b'')
+    s1.create('/sw/c/x', b'')
+    wait_events(3)
+    wreq('setWatches2(rel=2^63-1, persistent=[/sw], recursive=[/sw2])', 'setWatches2',
+         jlong(0x7fffffffffffffff) + strvec([]) + strvec([]) + strvec([]) + strvec(['/sw'])
+         + strvec(['/sw2']))
+    s1.create('/sw2', b'')
+    s1.create('/sw2/x', b'')
+    s1.set('/sw', b'2')
+    s1.create('/sw/e', b'')
+    wait_events(4)
+    wreq('checkWatches(/sw, Any)', 'checkWatches', jstr('/sw') + jint(3))
+    wreq('removeWatches(/sw, Any)', 'removeWatches', jstr('/sw') + jint(3))
+    wreq('removeWatches(/sw2, Any)', 'removeWatches', jstr('/sw2') + jint(3))
+    wreq('closeSession', 'closeSession', b'')
+    w.close()
+
     section('ephemerals vanish on close')
     s1.exists('/eph/other', watch=watcher('close'))
     s1.children('/eph', watch=watcher('close'))

@@ -35,8 +35,10 @@ With --4lw (probes.py 4lw output: "## word" sections with the raw answers) also,
   - dirs: the sizes become N, for the same reason;
   - envi: every value but zookeeper.version becomes V (host, JVM and process facts);
   - dump: "expire at <date>" becomes "expire at D" (bucket times are clock readings), session
-    ids map like @s, and the connection part keeps only the sorted connection lines and the
-    connection count (how connections fall into expiry buckets depends on timing);
+    ids map like @s; the number of expiry buckets becomes N and empty buckets ("0 expire
+    at") are dropped, and the connection part keeps only the sorted connection lines and the
+    connection count (how sessions and connections fall into expiry buckets depends on
+    timing);
   - mntr: only the keys spec four-letter-words.md requires are kept (the rest is Java
     metrics, in hash order), sorted after the two header lines; timing and process values
     (latencies, uptime, file descriptors) become N.
@@ -218,6 +220,9 @@ def fourlw_section(word, body):
             line = line.split('=', 1)[0] + '=V'
         if word == 'dump':
             line = re.sub(r'expire at .*:$', 'expire at D:', line)
+            if re.match(r'^0 expire at D:$', line):
+                continue
+            line = re.sub(r'^Session Sets \(\d+\)/', 'Session Sets (N)/', line)
             line = re.sub(r'0x([0-9a-f]+)', lambda m: SESS(int(m.group(1), 16)), line)
             if line == 'Connections dump:':
                 in_conns = True

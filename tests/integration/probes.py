@@ -290,6 +290,15 @@ def hostile_main(port):
                                           jint(-1) + jbool(True) + jint(-1)), session=True)
     p('multi without done header', req(5, 14, jint(1) + jbool(False) + jint(-1) +
                                          zkraw.create_body('/h2', b'')), session=True)
+    # Frames at jute.maxbuffer (0xFFFFF): a create whose frame is exactly that long works, a
+    # frame one byte over it closes the connection.
+    big = 0xFFFFF - 8 - len(jstr('/big')) - 4 - len(zkraw.jacl(zkraw.OPEN_ACL)) - 4
+    p('create with %d bytes of data' % big, req(9, 1, zkraw.create_body('/big', b'b' * big)),
+      session=True)
+    body = zkraw.create_body('/big2', b'b' * (big + 1))
+    p('frame of 0x100000 bytes', jint(0x100000) + (jint(9) + jint(1) + body)[:0x100000].ljust(
+        0x100000, b'\0'), session=True)
+    p('delete /big', req(9, 2, jstr('/big') + jint(-1)), session=True)
     # Invalid paths in writes: BADARGUMENTS (or NONODE where Apache checks the parent first).
     for path in [b'//', b'/a/', b'/hostile/', b'/./x', b'/hostile/./x', b'/hostile/.', b'/hostile/..', b'/a\0b', b'',
                  b'no-slash', b'/hostile/\xff\xfe']:

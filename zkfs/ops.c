@@ -1138,32 +1138,78 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fetch_node(in->path, 1, open_fetched, o);
 }
 
+static void reply_slice(fuse_req_t req, const uint8_t *d, size_t len, const uint8_t *d2,
+			size_t len2, size_t size, off_t off)
+{
+	size_t n;
+
+	if (off < 0 || (size_t)off >= len + len2) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if ((size_t)off < len) {
+		n = len - (size_t)off;
+		fuse_reply_buf(req, (const char *)d + off, n > size ? size : n);
+		return;
+	}
+	n = len2 - ((size_t)off - len);
+	fuse_reply_buf(req, (const char *)d2 + ((size_t)off - len), n > size ? size : n);
+}
+
+struct readq {
+	fuse_req_t req;
+	fuse_ino_t ino;
+	size_t size;
+	off_t off;
+};
+
+static void read_fetched(int rc, const struct zk_stat *st, int null_data,
+			 const struct zk_resp *d, void *arg)
+{
+	struct readq *q = arg;
+
+	if (rc)
+		fuse_reply_err(q->req, zkfs_errno(rc));
+	else
+		reply_slice(q->req, d->data, d->data_len > 0 ? (size_t)d->data_len : 0, NULL, 0,
+			    q->size, q->off);
+	free(q);
+}
+
+/*
+ * Read-only handles read the newest data this mount knows, never a snapshot from their open:
+ * every read fills the kernel's shared page cache, and a stale snapshot filling it after an
+ * invalidation would hand old data to a later reader (a lost update in counter.sh).
+ */
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct zfh *fh = (struct zfh *)(uintptr_t)fi->fh;
-	size_t total, n;
+	struct zinode *in = fh->in;
+	struct readq *q;
 
 	if (fh->noop) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	total = fh->len;
-	if (off < 0 || (size_t)off >= total + (fh->append ? fh->app_len : 0)) {
-		fuse_reply_buf(req, NULL, 0);
+	if (fh->writable || !g_fs->cache_trusted || !in || in->deleted) {
+		reply_slice(req, fh->data, fh->len, fh->app, fh->append ? fh->app_len : 0, size, off);
 		return;
 	}
-	if ((size_t)off < total) {
-		n = total - (size_t)off;
-		if (n > size)
-			n = size;
-		fuse_reply_buf(req, (const char *)fh->data + off, n);
+	if (in->data_valid) {
+		reply_slice(req, in->data, (size_t)in->data_len, NULL, 0, size, off);
 		return;
 	}
-	n = fh->app_len - ((size_t)off - total);
-	if (n > size)
-		n = size;
-	fuse_reply_buf(req, (const char *)fh->app + ((size_t)off - total), n);
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	q->req = req;
+	q->ino = ino;
+	q->size = size;
+	q->off = off;
+	fetch_node(in->path, 1, read_fetched, q);
 }
 
 struct writeq {

@@ -1341,7 +1341,8 @@ int server_new(uv_loop_t *loop, const struct zk_config *cfg, struct zk_server **
 	}
 	/* Apache snapshots right after every load, so a restart never replays the same long
 	 * log twice. */
-	take_snapshot(s);
+	if (s->zxid > 0)
+		take_snapshot(s);
 	log_info("loaded %lld znodes, %lld sessions, last zxid 0x%llx",
 		 (long long)tree_node_count(s->tree) - 1, (long long)sessions_count(s->sessions),
 		 (long long)s->zxid);

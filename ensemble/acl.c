@@ -174,6 +174,42 @@ static int parse_ip(const char *s, uint32_t *addr, int *bits)
 	return 1;
 }
 
+/*
+ * Apache keeps a connection's identities in a ConcurrentHashMap-backed set, so "auth"
+ * expansion and whoAmI list them in that map's iteration order: by bin
+ * (spread(Id.hashCode()) & 15 for the default 16-bin table), then insertion order.
+ * Reproducing it keeps ACL lists and whoAmI output identical to Apache's.
+ */
+static int32_t java_str_hash(const char *s)
+{
+	uint32_t h = 0;
+
+	for (; *s; s++)
+		h = 31 * h + (unsigned char)*s;
+	return (int32_t)h;
+}
+
+static uint32_t id_bin(const struct zk_id *id)
+{
+	uint32_t h = 17;
+
+	h = 37 * h + (uint32_t)java_str_hash(id->scheme);
+	h = 37 * h + (uint32_t)java_str_hash(id->id);
+	return ((h ^ (h >> 16)) & 0x7fffffff) & 15;
+}
+
+/* order[] gets the indexes of ids in Apache's iteration order. */
+static void ids_order(const struct zk_ids *ids, int32_t *order)
+{
+	int32_t i, n = 0;
+	uint32_t b;
+
+	for (b = 0; b < 16; b++)
+		for (i = 0; i < ids->n; i++)
+			if (id_bin(&ids->v[i]) == b)
+				order[n++] = i;
+}
+
 int acl_fixup(const struct zk_acl_list *in, const struct zk_ids *ids, struct zk_acl_list *out)
 {
 	int32_t i, j, k;
@@ -182,9 +218,16 @@ int acl_fixup(const struct zk_acl_list *in, const struct zk_ids *ids, struct zk_
 	out->v = NULL;
 	if (in->n <= 0 || !in->v)
 		return ZINVALIDACL;
-	out->v = calloc((size_t)in->n * (size_t)(ids->n + 1), sizeof(*out->v));
-	if (!out->v)
+	int32_t *order = malloc(sizeof(*order) * (size_t)(ids->n + 1));
+
+	if (!order)
 		return ZSYSTEMERROR;
+	ids_order(ids, order);
+	out->v = calloc((size_t)in->n * (size_t)(ids->n + 1), sizeof(*out->v));
+	if (!out->v) {
+		free(order);
+		return ZSYSTEMERROR;
+	}
 	for (i = 0; i < in->n; i++) {
 		const struct zk_acl *a = &in->v[i];
 		int dup = 0;
@@ -208,7 +251,7 @@ int acl_fixup(const struct zk_acl_list *in, const struct zk_ids *ids, struct zk_
 			int any = 0;
 
 			for (k = 0; k < ids->n; k++) {
-				const struct zk_id *id = &ids->v[k];
+				const struct zk_id *id = &ids->v[order[k]];
 				int32_t m;
 
 				/* Only authenticated providers: digest (not ip, not super). */
@@ -250,11 +293,14 @@ int acl_fixup(const struct zk_acl_list *in, const struct zk_ids *ids, struct zk_
 	for (i = 0; i < out->n; i++)
 		if (!out->v[i].id.scheme || !out->v[i].id.id)
 			goto nomem;
+	free(order);
 	return 0;
 invalid:
+	free(order);
 	zk_acl_list_release(out);
 	return ZINVALIDACL;
 nomem:
+	free(order);
 	zk_acl_list_release(out);
 	return ZSYSTEMERROR;
 }
@@ -332,13 +378,19 @@ void acl_mask_digests(struct zk_acl_list *acl)
 
 int ids_whoami(const struct zk_ids *ids, struct zk_resp *resp)
 {
-	int32_t i, n = 0;
+	int32_t i, n = 0, *order;
 
-	resp->who = calloc((size_t)(ids->n ? ids->n : 1), sizeof(*resp->who));
-	if (!resp->who)
+	order = malloc(sizeof(*order) * (size_t)(ids->n + 1));
+	if (!order)
 		return ZSYSTEMERROR;
+	ids_order(ids, order);
+	resp->who = calloc((size_t)(ids->n ? ids->n : 1), sizeof(*resp->who));
+	if (!resp->who) {
+		free(order);
+		return ZSYSTEMERROR;
+	}
 	for (i = 0; i < ids->n; i++) {
-		const struct zk_id *id = &ids->v[i];
+		const struct zk_id *id = &ids->v[order[i]];
 		const char *c;
 
 		if (!strcmp(id->scheme, "super"))
@@ -351,6 +403,7 @@ int ids_whoami(const struct zk_ids *ids, struct zk_resp *resp)
 			resp->who[n].user = strdup(id->id);
 		n++;
 	}
+	free(order);
 	resp->nwho = n;
 	return 0;
 }

@@ -272,9 +272,9 @@ static int parent_of(const char *path, int32_t len, char **parent)
 	return *parent ? 0 : ZSYSTEMERROR;
 }
 
-static int valid_path(const char *path)
+static int valid_path(const char *path, int32_t len)
 {
-	return path && path_valid(path, strlen(path), NULL);
+	return path && len >= 0 && path_valid(path, (size_t)len, NULL);
 }
 
 static int copy_data(struct zk_txn_op *o, const uint8_t *data, int32_t len)
@@ -339,7 +339,7 @@ static int prep_create(struct zk_prep *p, const struct zk_req *q, int64_t sid,
 			goto out;
 		}
 	}
-	if (!valid_path(path)) {
+	if (!valid_path(path, (int32_t)strlen(path))) {
 		rc = ZBADARGUMENTS;
 		goto out;
 	}
@@ -373,7 +373,7 @@ static int prep_create(struct zk_prep *p, const struct zk_req *q, int64_t sid,
 	if ((rc = add_rec(p, parent, zxid, 0, &pv, pv.acl, in_multi)))
 		goto out;
 	memset(&nv, 0, sizeof(nv));
-	if (flags == ZMODE_CONTAINER)
+	if (flags == ZMODE_CONTAINER || q->type == ZOP_CREATECONTAINER)
 		nv.owner = CONTAINER_OWNER;
 	else if (ttl_mode)
 		nv.owner = (int64_t)(0xFF00000000000000ULL | (uint64_t)ttl);
@@ -441,7 +441,7 @@ static int prep_setdata(struct zk_prep *p, const struct zk_req *q, const struct 
 	struct view nv;
 	int rc;
 
-	if (!valid_path(q->path))
+	if (!valid_path(q->path, q->path_len))
 		return ZBADARGUMENTS;
 	if ((rc = lookup(p, q->path, &nv)))
 		return rc;
@@ -465,7 +465,7 @@ static int prep_setacl(struct zk_prep *p, const struct zk_req *q, const struct z
 	struct view nv;
 	int rc;
 
-	if (!valid_path(q->path))
+	if (!valid_path(q->path, q->path_len))
 		return ZBADARGUMENTS;
 	if ((rc = acl_fixup(&q->acl, ids, &acl)))
 		return rc;
@@ -500,7 +500,7 @@ static int prep_check(struct zk_prep *p, const struct zk_req *q, const struct zk
 	struct view nv;
 	int rc;
 
-	if (!valid_path(q->path))
+	if (!valid_path(q->path, q->path_len))
 		return ZBADARGUMENTS;
 	if ((rc = lookup(p, q->path, &nv)))
 		return rc;
@@ -519,10 +519,11 @@ static int prep_check(struct zk_prep *p, const struct zk_req *q, const struct zk
 static int prep_op(struct zk_prep *p, const struct zk_req *q, int64_t sid,
 		   const struct zk_ids *ids, int64_t zxid, int in_multi, struct zk_txn_op *o)
 {
+	/* Apache dereferences a null path and answers MARSHALLINGERROR (an error txn). */
+	if (!q->path && q->type != ZOP_RECONFIG)
+		return ZMARSHALLINGERROR;
 	switch (q->type) {
 	case ZOP_CREATE: case ZOP_CREATE2: case ZOP_CREATECONTAINER: case ZOP_CREATETTL:
-		if (q->type == ZOP_CREATECONTAINER && q->flags != ZMODE_CONTAINER)
-			return ZBADARGUMENTS;
 		return prep_create(p, q, sid, ids, zxid, in_multi, o);
 	case ZOP_DELETE:
 		return prep_delete(p, q, ids, zxid, in_multi, o);

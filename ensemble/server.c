@@ -532,10 +532,18 @@ static int check_perm(struct conn *c, const struct zk_node *n, int32_t perm)
 	return acl_check(node_acl(n), perm, &c->ids);
 }
 
-/* Paths of reads are only looked up; Apache rejects just an embedded NUL (-8). */
-static int read_path_ok(const struct zk_req *q)
+/*
+ * Paths of reads are only looked up, never validated: a null path is MARSHALLINGERROR
+ * (Apache dereferences it), and a path with an embedded NUL names no node (NONODE) —
+ * except in exists, which Apache checks for NUL (BADARGUMENTS). Returns 0 or the error.
+ */
+static int read_path_err(const struct zk_req *q, int nul_err)
 {
-	return q->path && q->path_len >= 0 && memchr(q->path, 0, (size_t)q->path_len) == NULL;
+	if (!q->path)
+		return ZMARSHALLINGERROR;
+	if (q->path_len < 0 || memchr(q->path, 0, (size_t)q->path_len))
+		return nul_err;
+	return 0;
 }
 
 static void do_getdata(struct conn *c, const struct zk_req *q, struct zk_resp *r, int watch)
@@ -544,10 +552,8 @@ static void do_getdata(struct conn *c, const struct zk_req *q, struct zk_resp *r
 	const uint8_t *d;
 	int32_t len;
 
-	if (!read_path_ok(q)) {
-		r->err = ZBADARGUMENTS;
+	if ((r->err = read_path_err(q, ZNONODE)))
 		return;
-	}
 	n = tree_lookup(c->srv->tree, q->path);
 	if (!n) {
 		r->err = ZNONODE;
@@ -573,10 +579,8 @@ static void do_getchildren(struct conn *c, const struct zk_req *q, struct zk_res
 {
 	const struct zk_node *n;
 
-	if (!read_path_ok(q)) {
-		r->err = ZBADARGUMENTS;
+	if ((r->err = read_path_err(q, ZNONODE)))
 		return;
-	}
 	n = tree_lookup(c->srv->tree, q->path);
 	if (!n) {
 		r->err = ZNONODE;
@@ -683,10 +687,8 @@ static void do_read(struct conn *c, struct entry *e, struct zk_resp *r)
 		r->type = -999;
 		break;
 	case ZOP_EXISTS:
-		if (!read_path_ok(q)) {
-			r->err = ZBADARGUMENTS;
+		if ((r->err = read_path_err(q, ZBADARGUMENTS)))
 			break;
-		}
 		n = tree_lookup(s->tree, q->path);
 		if (!n) {
 			r->err = ZNONODE;
@@ -706,10 +708,8 @@ static void do_read(struct conn *c, struct entry *e, struct zk_resp *r)
 		do_getchildren(c, q, r, q->watch);
 		break;
 	case ZOP_GETACL:
-		if (!read_path_ok(q)) {
-			r->err = ZBADARGUMENTS;
+		if ((r->err = read_path_err(q, ZNONODE)))
 			break;
-		}
 		n = tree_lookup(s->tree, q->path);
 		if (!n) {
 			r->err = ZNONODE;
@@ -726,10 +726,8 @@ static void do_read(struct conn *c, struct entry *e, struct zk_resp *r)
 		r->path = q->path ? strdup(q->path) : NULL;
 		break;
 	case ZOP_GETALLCHILDRENNUMBER:
-		if (!read_path_ok(q)) {
-			r->err = ZBADARGUMENTS;
+		if ((r->err = read_path_err(q, ZNONODE)))
 			break;
-		}
 		n = tree_lookup(s->tree, q->path);
 		if (!n) {
 			r->err = ZNONODE;
@@ -747,9 +745,10 @@ static void do_read(struct conn *c, struct entry *e, struct zk_resp *r)
 		do_setwatches(c, q, r);
 		break;
 	case ZOP_ADDWATCH:
+		/* Apache's AddWatchMode.fromZooDef throws on other modes: MARSHALLINGERROR. */
 		if (!q->path || (q->mode != ZADDWATCH_PERSISTENT &&
 				 q->mode != ZADDWATCH_PERSISTENT_RECURSIVE)) {
-			r->err = ZBADARGUMENTS;
+			r->err = ZMARSHALLINGERROR;
 			break;
 		}
 		watches_add(s->watches, q->path,
@@ -760,7 +759,7 @@ static void do_read(struct conn *c, struct entry *e, struct zk_resp *r)
 	case ZOP_CHECKWATCHES:
 	case ZOP_REMOVEWATCHES:
 		if (!q->path || q->mode < ZWT_CHILDREN || q->mode > ZWT_ANY) {
-			r->err = ZBADARGUMENTS;
+			r->err = ZMARSHALLINGERROR;
 			break;
 		}
 		r->err = q->type == ZOP_CHECKWATCHES

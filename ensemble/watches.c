@@ -3,9 +3,9 @@
  * every (path, watcher) pair is one registration carrying mode bits for both tables.
  *
  *   data table:  WATCH_DATA, WATCH_EXIST, and persistent / persistent-recursive watches
- *   child table: WATCH_CHILD and persistent (non-recursive) watches — Apache's addWatch
- *                puts a recursive watch in the data table only, which is why recursive
- *                watchers never hear NodeChildrenChanged.
+ *   child table: WATCH_CHILD and persistent / persistent-recursive watches; a recursive
+ *                watch is listed there (Apache 3.8.0 answers checkWatches(Children) and
+ *                removeWatches(Children) for it) but never hears NodeChildrenChanged.
  *
  * Registrations hang off their path (for triggering) and off their watcher (so closing a
  * connection costs only its own watches). A recursive watch on P hears events for P and
@@ -20,16 +20,20 @@
 #include "hashmap.h"
 #include "zkproto.h"
 
+/* Mode bits; each table's part of a persistent watch is removable on its own. */
 enum {
-	M_DATA = 1,	/* one-shot, data table (getData, exists on an existing node) */
-	M_EXIST = 2,	/* one-shot, data table (exists on a missing node) */
-	M_CHILD = 4,	/* one-shot, child table */
-	M_PERSIST = 8,	/* persistent: both tables */
-	M_RECURSIVE = 16,	/* persistent recursive: data table only */
+	M_DATA = 1,		/* one-shot, data table (getData, exists on an existing node) */
+	M_EXIST = 2,		/* one-shot, data table (exists on a missing node) */
+	M_CHILD = 4,		/* one-shot, child table */
+	M_PERSIST_D = 8,	/* persistent, data table part */
+	M_PERSIST_C = 16,	/* persistent, child table part: hears NodeChildrenChanged */
+	M_REC_D = 32,		/* recursive, data table part: hears the whole subtree */
+	M_REC_C = 64,		/* recursive, child table part: only a membership (3.8.0 lists
+				 * it for check/removeWatches but never delivers from it) */
 };
 
-#define M_DATA_TABLE (M_DATA | M_EXIST | M_PERSIST | M_RECURSIVE)
-#define M_CHILD_TABLE (M_CHILD | M_PERSIST)
+#define M_DATA_TABLE (M_DATA | M_EXIST | M_PERSIST_D | M_REC_D)
+#define M_CHILD_TABLE (M_CHILD | M_PERSIST_C | M_REC_C)
 #define M_ONESHOT (M_DATA | M_EXIST | M_CHILD)
 
 struct wpath;
@@ -60,7 +64,7 @@ struct zk_watches {
 	struct hmap paths;
 	struct hmap watchers;
 	uint64_t k0, k1;
-	int64_t nrecursive;	/* live registrations with M_RECURSIVE */
+	int64_t nrecursive;	/* live registrations with M_REC_D */
 	int64_t count;		/* watches as Apache counts them (per table) */
 	uint64_t gen;		/* trigger counter, for one-event-per-watcher */
 };
@@ -133,7 +137,7 @@ static void reg_set_modes(struct zk_watches *ws, struct wreg *r, unsigned modes)
 	struct wlist *wl;
 
 	ws->count += table_count(modes) - table_count(r->modes);
-	ws->nrecursive += ((modes & M_RECURSIVE) ? 1 : 0) - ((r->modes & M_RECURSIVE) ? 1 : 0);
+	ws->nrecursive += ((modes & M_REC_D) ? 1 : 0) - ((r->modes & M_REC_D) ? 1 : 0);
 	r->modes = modes;
 	if (modes)
 		return;
@@ -175,8 +179,8 @@ int watches_add(struct zk_watches *ws, const char *path, enum watch_kind kind,
 	case WATCH_DATA: bit = M_DATA; break;
 	case WATCH_EXIST: bit = M_EXIST; break;
 	case WATCH_CHILD: bit = M_CHILD; break;
-	case WATCH_PERSISTENT: bit = M_PERSIST; break;
-	case WATCH_PERSISTENT_RECURSIVE: bit = M_RECURSIVE; break;
+	case WATCH_PERSISTENT: bit = M_PERSIST_D | M_PERSIST_C; break;
+	case WATCH_PERSISTENT_RECURSIVE: bit = M_REC_D | M_REC_C; break;
 	default: return ZBADARGUMENTS;
 	}
 	if (wp) {
@@ -256,11 +260,12 @@ void watches_trigger(struct zk_watches *ws, int type, const char *path,
 		table = M_DATA_TABLE | M_CHILD_TABLE;
 		break;
 	case ZEV_CHILDREN_CHANGED:
-		table = M_CHILD_TABLE;
+		table = M_CHILD | M_PERSIST_C;
 		break;
 	default:
 		return;
 	}
+	table &= ~M_REC_C;
 	wp = path_find(ws, path, len, path_hash(ws, path, len));
 	for (r = wp ? wp->regs : NULL; r; r = next) {
 		next = r->pnext;
@@ -283,7 +288,7 @@ void watches_trigger(struct zk_watches *ws, int type, const char *path,
 		end = k > 1 ? k - 1 : 1;
 		wp = path_find(ws, path, end, path_hash(ws, path, end));
 		for (r = wp ? wp->regs : NULL; r; r = r->pnext) {
-			if (!(r->modes & M_RECURSIVE) || r->w->mark == gen)
+			if (!(r->modes & M_REC_D) || r->w->mark == gen)
 				continue;
 			r->w->mark = gen;
 			deliver(ctx, r->w, type, path);
@@ -323,16 +328,12 @@ int watches_check(struct zk_watches *ws, const char *path, int wtype, struct zk_
 int watches_remove(struct zk_watches *ws, const char *path, int wtype, struct zk_watcher *w)
 {
 	struct wreg *r = find_reg(ws, path, w);
-	unsigned m = wtype_modes(wtype), keep;
+	unsigned m = wtype_modes(wtype);
 
 	if (!r || !(r->modes & m))
 		return ZNOWATCHER;
-	/* Apache removes the watcher from the named table(s); a persistent watch lives in
-	 * both, so removing it from one table leaves nothing useful in the other. */
-	keep = r->modes & ~m;
-	if (m != (M_DATA_TABLE | M_CHILD_TABLE) && (r->modes & M_PERSIST))
-		keep &= ~M_PERSIST;
-	reg_set_modes(ws, r, keep);
+	/* Removing from one table leaves the other table's part, as Apache's two managers. */
+	reg_set_modes(ws, r, r->modes & ~m);
 	return 0;
 }
 

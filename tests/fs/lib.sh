@@ -44,6 +44,11 @@ not() {
 	! "$@"
 }
 
+# gone PID: succeeds when the process has ended.
+gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
 expect_eq() {
 	if [ "$2" = "$3" ]; then
 		pass "$1"

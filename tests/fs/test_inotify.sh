@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# zkfs turns remote changes into inotify events: another client's create, set and delete are
+# seen by inotifywait (on the directory and on the file) within 1 s, and a reader woken by
+# the event reads the new data. Changes made through the mount are not replayed twice.
+# timeout: 240
+. "$(dirname "$0")/lib.sh"
+
+fs_start_backend $(( ${FS_PORT_BASE:-23100} + 3 )) || exit 1
+M=$FS_TMP/mnt
+check "mount" fs_mount "$M"
+mkdir "$M/w"
+echo v1 > "$M/w/file"
+
+LOG=$FS_TMP/events
+inotifywait -m -q -e create,delete,modify,attrib,delete_self --format '%e %f' "$M/w" > "$LOG" 2>&1 &
+FS_PIDS+=("$!")
+sleep 0.5
+
+seen() { grep -q "$1" "$LOG"; }
+
+zkop create /w/new hello
+check "remote create: IN_CREATE within 1 s" wait_for 1 seen "^CREATE new$"
+expect_eq "created file reads its data" "hello" "$(cat "$M/w/new")"
+
+zkop set /w/file v2
+check "remote set: IN_MODIFY within 1 s" wait_for 1 seen "^MODIFY file$"
+expect_eq "data after the event is fresh" "v2" "$(cat "$M/w/file")"
+
+zkop delete /w/new
+check "remote delete: IN_DELETE within 1 s" wait_for 1 seen "^DELETE new$"
+check "deleted file is gone" test ! -e "$M/w/new"
+
+zkop createnull /w/sub
+check "remote create of a null-data node: IN_CREATE,ISDIR" wait_for 1 seen "^CREATE,ISDIR sub$"
+check "it is a directory" test -d "$M/w/sub"
+
+# a reader woken by the event reads the new data (invalidation comes first)
+OUT=$FS_TMP/woken
+( inotifywait -q -e modify "$M/w/file" > /dev/null && cat "$M/w/file" > "$OUT" ) &
+reader=$!
+FS_PIDS+=("$reader")
+sleep 0.5
+zkop set /w/file v3
+check "watch on the file itself fires" wait_for 2 gone "$reader"
+expect_eq "woken reader reads the new data" "v3" "$(cat "$OUT" 2>/dev/null)"
+
+# delete of a watched file gives IN_DELETE_SELF to a watch on it
+SELF=$FS_TMP/self
+inotifywait -q -e delete_self --format '%e' "$M/w/file" > "$SELF" 2>&1 &
+FS_PIDS+=("$!")
+sleep 0.5
+zkop delete /w/file
+check "remote delete: IN_DELETE_SELF on the file" wait_for 2 grep -q DELETE_SELF "$SELF"
+
+# local changes make their own events once (no replay on top)
+: > "$LOG"
+echo local > "$M/w/mine"
+sleep 0.5
+expect_eq "local create is one IN_CREATE" "1" "$(grep -c '^CREATE mine$' "$LOG")"
+expect_eq "local write is one IN_MODIFY" "1" "$(grep -c '^MODIFY mine$' "$LOG")"
+finish

@@ -225,8 +225,11 @@ int32_t rd_vec_count(struct rd *r)
 		return 0;
 	if (n == -1)
 		return -1;
+	/* Java's BinaryIndex treats any other negative count as an empty vector. */
+	if (n < 0)
+		return 0;
 	/* Every element takes at least one byte, so a count above the bytes left is a lie. */
-	if (n < 0 || (size_t)n > r->len - r->off || (r->max > 0 && n > r->max)) {
+	if ((size_t)n > r->len - r->off || (r->max > 0 && n > r->max)) {
 		r->err = 1;
 		return 0;
 	}

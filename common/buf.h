@@ -97,7 +97,9 @@ int64_t rd_long(struct rd *r);
 char *rd_str(struct rd *r, int32_t *len);
 /* A jute buffer as an allocated copy (always one spare NUL byte); *len = -1 for null. */
 uint8_t *rd_buffer(struct rd *r, int32_t *len);
-/* A vector count: -1 (null) is returned as -1 without error; otherwise 0..max. */
+/* A vector count: -1 (null) is returned as -1 without error; other negative counts are
+ * an empty vector (as Java's BinaryIndex); otherwise 0..max, and never more than the
+ * bytes left. */
 int32_t rd_vec_count(struct rd *r);
 /* Skips n bytes. */
 void rd_skip(struct rd *r, size_t n);

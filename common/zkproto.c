@@ -107,6 +107,7 @@ int zk_op_known(int op)
 	case ZOP_MULTIREAD: case ZOP_AUTH: case ZOP_SETWATCHES: case ZOP_SASL:
 	case ZOP_GETEPHEMERALS: case ZOP_GETALLCHILDRENNUMBER: case ZOP_SETWATCHES2:
 	case ZOP_ADDWATCH: case ZOP_WHOAMI: case ZOP_CLOSESESSION:
+	case ZOP_CREATESESSION:	/* a client sending it gets MARSHALLINGERROR, as Apache */
 		return 1;
 	}
 	return 0;
@@ -451,7 +452,7 @@ static int req_body_get(struct rd *r, struct zk_req *q)
 	case ZOP_SASL:
 		get_data(r, q);
 		break;
-	case ZOP_PING: case ZOP_CLOSESESSION: case ZOP_WHOAMI:
+	case ZOP_PING: case ZOP_CLOSESESSION: case ZOP_WHOAMI: case ZOP_CREATESESSION:
 		break;
 	default:
 		return ZUNIMPLEMENTED;

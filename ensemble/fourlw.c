@@ -238,16 +238,13 @@ static void put_dump(FILE *f, struct zk_server *s)
 	fprintf(f, "Sessions with Ephemerals (%lld):\n", (long long)nsess);
 	tree_foreach_ephemeral_session(s->tree, dump_eph_cb, f);
 	fprintf(f, "Connections dump:\n");
-	nsess = 0;
-	for (c = s->conns; c; c = c->next)
-		nsess += c->session_id != 0;
+	nsess = s->nconns;
 	fprintf(f, "Connections Sets (%d)/(%lld):\n", nsess ? 1 : 0, (long long)nsess);
 	if (nsess) {
 		fprintf(f, "%lld expire at <unknown>:\n", (long long)nsess);
 		for (c = s->conns; c; c = c->next)
-			if (c->session_id)
-				fprintf(f, "\tip: %s sessionId: 0x%llx\n", c->addr,
-					(unsigned long long)c->session_id);
+			fprintf(f, "\tip: %s sessionId: 0x%llx\n", c->addr,
+				(unsigned long long)c->session_id);
 	}
 }
 
@@ -315,8 +312,14 @@ void fourlw_run(struct zk_server *s, struct conn *self, const char *word, const 
 
 	if (!f)
 		return;
+	/* Apache counts a non-empty answer as sent before composing it (srvr counts itself). */
+	if (!(!memcmp(word, telnet_close, 4) && !strcmp(s->cfg->fourlw_whitelist, "*")) &&
+	    !(!strcmp(word, "hash") && s->digest_n == 0 && config_4lw_enabled(s->cfg, word)))
+		s->packets_sent++;
 	if (!memcmp(word, telnet_close, 4)) {
-		fprintf(f, "telnet close is not executed because it is not in the whitelist.\n");
+		/* Apache's CloseCommand prints nothing; only "*" whitelists it. */
+		if (strcmp(s->cfg->fourlw_whitelist, "*") != 0)
+			fprintf(f, "telnet close is not executed because it is not in the whitelist.\n");
 		goto done;
 	}
 	if (!config_4lw_enabled(s->cfg, word)) {

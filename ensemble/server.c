@@ -170,7 +170,7 @@ static void record_latency(struct conn *c, struct entry *e)
 		s->max_lat = lat;
 	s->sum_lat += lat;
 	s->cnt_lat++;
-	s->last_resp_size = (int64_t)e->out.len;
+	s->last_resp_size = (int64_t)e->out.len - 4;	/* without the frame length */
 	if (s->min_resp_size < 0 || s->last_resp_size < s->min_resp_size)
 		s->min_resp_size = s->last_resp_size;
 	if (s->last_resp_size > s->max_resp_size)
@@ -911,6 +911,7 @@ static void conn_pump(struct conn *c)
 				do_read(c, e, &r);
 				r.xid = e->req.xid;
 				r.zxid = tree_last_zxid(c->srv->tree);
+				c->last_zxid = r.zxid;
 				put_reply(&e->out, &r);
 				zk_resp_release(&r);
 				e->state = E_DONE;
@@ -989,13 +990,14 @@ static int conn_try_4lw(struct conn *c)
 	c->got_connect = 1;
 	c->recved++;
 	c->srv->packets_received++;
+	/* The connection stops reading (interest ops 0) while it answers. */
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->reading = 0;
 	fourlw_run(c->srv, c, word, c->in.p + 4, c->in.len - 4, &out);
 	buf_put(&c->obuf, out.p, out.len);
 	buf_release(&out);
 	c->close_when_flushed = 1;
 	c->in.len = 0;
-	uv_read_stop((uv_stream_t *)&c->tcp);
-	c->reading = 0;
 	conn_mark_dirty(c);
 	return 1;
 }

@@ -437,24 +437,61 @@ void watches_dump_by_session(const struct zk_watches *ws, FILE *out)
 	fputs("\n", out);
 }
 
+/* Java's HashMap<String, ...> iteration order for n keys (default capacity, load 0.75),
+ * so wchp lists paths in the order Apache does; ties (same bin) by name. */
+static uint32_t java_bin(const char *str, uint32_t cap)
+{
+	uint32_t h = 0;
+
+	for (; *str; str++)
+		h = 31 * h + (unsigned char)*str;
+	return (h ^ (h >> 16)) & (cap - 1);
+}
+
+static int java_order(const void *a, const void *b, void *arg)
+{
+	const struct wpath *x = *(struct wpath *const *)a, *y = *(struct wpath *const *)b;
+	uint32_t cap = *(const uint32_t *)arg;
+	uint32_t bx = java_bin(x->path, cap), by = java_bin(y->path, cap);
+
+	if (bx != by)
+		return bx < by ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
 void watches_dump_by_path(const struct zk_watches *ws, FILE *out)
 {
 	struct hmap_iter it;
 	struct hmap_entry *e;
+	struct wpath **v = NULL;
+	size_t n = 0, i;
+	uint32_t java_cap;
 
+	v = malloc(sizeof(*v) * (ws->paths.n + 1));
+	if (!v)
+		return;
 	hmap_iter_init(&it, &ws->paths);
 	while ((e = hmap_iter_next(&it))) {
 		struct wpath *wp = (struct wpath *)e;
 		struct wreg *r;
-		int header = 0;
 
-		for (r = wp->regs; r; r = r->pnext) {
-			if (!(r->modes & M_DATA_TABLE))
-				continue;
-			if (!header++)
-				fprintf(out, "%s\n", wp->path);
-			fprintf(out, "\t0x%llx\n", (unsigned long long)r->w->session_id);
-		}
+		for (r = wp->regs; r; r = r->pnext)
+			if (r->modes & M_DATA_TABLE)
+				break;
+		if (r)
+			v[n++] = wp;
 	}
+	for (java_cap = 16; n > java_cap * 3 / 4; java_cap *= 2)
+		;
+	qsort_r(v, n, sizeof(*v), java_order, &java_cap);
+	for (i = 0; i < n; i++) {
+		struct wreg *r;
+
+		fprintf(out, "%s\n", v[i]->path);
+		for (r = v[i]->regs; r; r = r->pnext)
+			if (r->modes & M_DATA_TABLE)
+				fprintf(out, "\t0x%llx\n", (unsigned long long)r->w->session_id);
+	}
+	free(v);
 	fputs("\n", out);
 }

@@ -78,6 +78,14 @@ check "kill -9 of a's holder: gone from discover on its own mount within 2 s" \
 	wait_for 2 members_are "$FS_TMP/disc1.log" "b 127.0.0.1:8002"
 check "kill -9 of a's holder: the znode is gone" not zkop exists /services/web/a
 check "b stays registered" zkop exists /services/web/b
+# the same name again on the same mount, as a restarted service does
+bg "$FS_TMP/reg-a2.log" "$EX/service-register.sh" "$M1" web a 127.0.0.1:8003
+REG_A2=$BG_PID
+check "a name registered again reads back on another mount" \
+	wait_for 2 grep -qsx 127.0.0.1:8003 "$M3/services/web/a"
+check "a name registered again reads back on its own mount" \
+	wait_for 2 grep -qsx 127.0.0.1:8003 "$M1/services/web/a"
+kill -TERM "$REG_A2"
 kill -TERM "$REG_B"
 check "kill of b's holder: discover shows no member within 2 s" \
 	wait_for 2 members_are "$FS_TMP/disc3.log" ""

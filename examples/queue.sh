@@ -45,9 +45,10 @@ try_take() {
 		# now: skip it, its write comes with an event. The version is read before the data:
 		# version 1 or more means the data we read next is the item's.
 		version=$(getfattr --absolute-names --only-values -n user.zk.dataVersion \
-			-- "$dir/$item" 2>/dev/null) || continue # taken since ls
+			-- "$dir/$item" 2>/dev/null) || continue # taken since we listed
 		[ "$version" != 0 ] || continue
 		data=$(cat -- "$dir/$item" 2>/dev/null) || continue
+		# not rm -f, which reports success for a file that is already gone
 		if rm -- "$dir/$item" 2>/dev/null; then
 			printf '%s\n' "$data"
 			return 0

@@ -4,7 +4,6 @@
  */
 #include "acl.h"
 
-#include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
@@ -146,31 +145,63 @@ static int digest_id_valid(const char *id)
 	return c[1] && c[1] != ':';
 }
 
-/* a.b.c.d[/bits], IPv4 only, as Apache's IPAuthenticationProvider.isValid. */
-static int parse_ip(const char *s, uint32_t *addr, int *bits)
+/*
+ * Java's Integer.parseInt on s[0..n): an optional sign, then at least one ASCII digit,
+ * within int range ("+8", "-0" and "08" are all numbers to Java; " 8" is not).
+ */
+static int java_parse_int(const char *s, size_t n, long long *out)
 {
-	char buf[64];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	struct in_addr in;
-	char *end;
-	long b = 32;
+	long long v = 0;
+	size_t i = 0;
+	int neg = 0;
 
-	if (n == 0 || n >= sizeof(buf))
+	if (n && (s[0] == '+' || s[0] == '-')) {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	if (i == n)
 		return 0;
-	memcpy(buf, s, n);
-	buf[n] = 0;
-	if (inet_pton(AF_INET, buf, &in) != 1)
-		return 0;
-	if (slash) {
-		if (!slash[1])
+	for (; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
 			return 0;
-		b = strtol(slash + 1, &end, 10);
-		if (*end || b < 0 || b > 32)
+		v = v * 10 + (s[i] - '0');
+		if (v > 2147483648LL)
 			return 0;
 	}
-	*addr = ntohl(in.s_addr);
-	*bits = (int)b;
+	v = neg ? -v : v;
+	if (v > 2147483647LL)
+		return 0;
+	*out = v;
+	return 1;
+}
+
+/*
+ * a.b.c.d[/bits], IPv4 only, as Apache's IPAuthenticationProvider: id.split("/", 2), the
+ * address split on '.' into exactly four parseInt()s in 0..255, bits a parseInt() in 0..32.
+ */
+static int parse_ip(const char *s, uint32_t *addr, int *bits)
+{
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s), i, start = 0;
+	uint32_t a = 0;
+	long long v;
+	int parts = 0;
+
+	for (i = 0; i <= n; i++) {
+		if (i < n && s[i] != '.')
+			continue;
+		if (++parts > 4 || !java_parse_int(s + start, i - start, &v) || v < 0 || v > 255)
+			return 0;
+		a = (a << 8) | (uint32_t)v;
+		start = i + 1;
+	}
+	if (parts != 4)
+		return 0;
+	v = 32;
+	if (slash && (!java_parse_int(slash + 1, strlen(slash + 1), &v) || v < 0 || v > 32))
+		return 0;
+	*addr = a;
+	*bits = (int)v;
 	return 1;
 }
 
@@ -245,26 +276,24 @@ int acl_fixup(const struct zk_acl_list *in, const struct zk_ids *ids, struct zk_
 			continue;
 		if (!a->id.scheme)
 			goto invalid;
-		if (!strcmp(a->id.scheme, "world") && a->id.id && !strcmp(a->id.id, "anyone")) {
+		/* Java calls a method on a null id for these schemes: NullPointerException,
+		 * which the server answers as MARSHALLINGERROR. */
+		if (!a->id.id && (!strcmp(a->id.scheme, "world") || !strcmp(a->id.scheme, "digest") ||
+				  !strcmp(a->id.scheme, "ip")))
+			goto npe;
+		if (!strcmp(a->id.scheme, "world") && !strcmp(a->id.id, "anyone")) {
 			/* kept as is */
 		} else if (!strcmp(a->id.scheme, "auth")) {
 			int any = 0;
 
 			for (k = 0; k < ids->n; k++) {
 				const struct zk_id *id = &ids->v[order[k]];
-				int32_t m;
 
-				/* Only authenticated providers: digest (not ip, not super). */
+				/* Only authenticated providers: digest (not ip, not super). Apache
+				 * does not de-duplicate what the expansion adds. */
 				if (strcmp(id->scheme, "digest"))
 					continue;
 				any = 1;
-				for (m = 0; m < out->n; m++)
-					if (out->v[m].perms == a->perms &&
-					    !strcmp(out->v[m].id.scheme, id->scheme) &&
-					    !strcmp(out->v[m].id.id, id->id))
-						break;
-				if (m < out->n)
-					continue;
 				out->v[out->n].perms = a->perms;
 				out->v[out->n].id.scheme = strdup(id->scheme);
 				out->v[out->n].id.id = strdup(id->id);
@@ -274,20 +303,20 @@ int acl_fixup(const struct zk_acl_list *in, const struct zk_ids *ids, struct zk_
 				goto invalid;
 			continue;
 		} else if (!strcmp(a->id.scheme, "digest")) {
-			if (!a->id.id || !digest_id_valid(a->id.id))
+			if (!digest_id_valid(a->id.id))
 				goto invalid;
 		} else if (!strcmp(a->id.scheme, "ip")) {
 			uint32_t ad;
 			int bits;
 
-			if (!a->id.id || !parse_ip(a->id.id, &ad, &bits))
+			if (!parse_ip(a->id.id, &ad, &bits))
 				goto invalid;
 		} else {
 			goto invalid;
 		}
 		out->v[out->n].perms = a->perms;
 		out->v[out->n].id.scheme = strdup(a->id.scheme);
-		out->v[out->n].id.id = strdup(a->id.id ? a->id.id : "");
+		out->v[out->n].id.id = strdup(a->id.id);
 		out->n++;
 	}
 	for (i = 0; i < out->n; i++)
@@ -299,6 +328,10 @@ invalid:
 	free(order);
 	zk_acl_list_release(out);
 	return ZINVALIDACL;
+npe:
+	free(order);
+	zk_acl_list_release(out);
+	return ZMARSHALLINGERROR;
 nomem:
 	free(order);
 	zk_acl_list_release(out);
@@ -321,34 +354,71 @@ int acl_check(const struct zk_acl_list *acl, int32_t perm, const struct zk_ids *
 {
 	int32_t i, k;
 
-	if (ids->super)
-		return 0;
 	if (!acl || acl->n <= 0)
 		return 0;
+	if (!ids)
+		return ZNOAUTH;
+	if (ids->super)
+		return 0;
+	for (k = 0; k < ids->n; k++)
+		if (!strcmp(ids->v[k].scheme, "super"))
+			return 0;
 	for (i = 0; i < acl->n; i++) {
 		const struct zk_acl *a = &acl->v[i];
+		int ip;
 
-		if (!(a->perms & perm) || !a->id.scheme)
+		if (!(a->perms & perm) || !a->id.scheme || !a->id.id)
 			continue;
-		if (!strcmp(a->id.scheme, "world")) {
-			if (a->id.id && !strcmp(a->id.id, "anyone"))
-				return 0;
+		if (!strcmp(a->id.scheme, "world") && !strcmp(a->id.id, "anyone"))
+			return 0;
+		/* Only schemes with a provider match (ip, digest); others never do. */
+		ip = !strcmp(a->id.scheme, "ip");
+		if (!ip && strcmp(a->id.scheme, "digest"))
 			continue;
-		}
 		for (k = 0; k < ids->n; k++) {
 			const struct zk_id *id = &ids->v[k];
 
 			if (strcmp(id->scheme, a->id.scheme))
 				continue;
-			if (!strcmp(a->id.scheme, "ip")) {
-				if (a->id.id && ip_matches(a->id.id, id->id))
-					return 0;
-			} else if (a->id.id && !strcmp(a->id.id, id->id)) {
+			if (ip ? ip_matches(a->id.id, id->id) : !strcmp(a->id.id, id->id))
 				return 0;
-			}
 		}
 	}
 	return ZNOAUTH;
+}
+
+/* Length of a Java line terminator at p (which '.' does not match), else 0. */
+static size_t line_end(const unsigned char *p)
+{
+	if (p[0] == '\n' || p[0] == '\r')
+		return 1;
+	if (p[0] == 0xC2 && p[1] == 0x85)
+		return 2;	/* U+0085 */
+	if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9))
+		return 3;	/* U+2028, U+2029 */
+	return 0;
+}
+
+/* id.replaceAll(":.*", ":x"): every ':' up to the end of its line becomes ":x". */
+static char *mask_id(const char *id)
+{
+	const unsigned char *p = (const unsigned char *)id;
+	char *m = malloc(2 * strlen(id) + 1), *o = m;
+
+	if (!m)
+		return NULL;
+	while (*p) {
+		if (*p != ':') {
+			*o++ = (char)*p++;
+			continue;
+		}
+		*o++ = ':';
+		*o++ = 'x';
+		while (*p && !line_end(p))
+			p++;
+	}
+	*o = 0;
+	return m;
 }
 
 void acl_mask_digests(struct zk_acl_list *acl)
@@ -356,23 +426,15 @@ void acl_mask_digests(struct zk_acl_list *acl)
 	int32_t i;
 
 	for (i = 0; i < acl->n; i++) {
-		char *id = acl->v[i].id.id, *c;
+		char *id = acl->v[i].id.id, *m;
 
 		if (!acl->v[i].id.scheme || strcmp(acl->v[i].id.scheme, "digest") || !id)
 			continue;
-		c = strchr(id, ':');
-		if (c) {
-			size_t n = (size_t)(c - id) + 1;
-			char *m = malloc(n + 2);
-
-			if (!m)
-				continue;
-			memcpy(m, id, n);
-			m[n] = 'x';
-			m[n + 1] = 0;
-			free(id);
-			acl->v[i].id.id = m;
-		}
+		m = mask_id(id);
+		if (!m)
+			continue;
+		free(id);
+		acl->v[i].id.id = m;
 	}
 }
 
@@ -393,8 +455,7 @@ int ids_whoami(const struct zk_ids *ids, struct zk_resp *resp)
 		const struct zk_id *id = &ids->v[order[i]];
 		const char *c;
 
-		if (!strcmp(id->scheme, "super"))
-			continue;
+		/* ("super", "") is listed too: no provider, so the user is the id itself. */
 		resp->who[n].scheme = strdup(id->scheme);
 		c = strchr(id->id, ':');
 		if (!strcmp(id->scheme, "digest") && c)

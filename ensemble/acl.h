@@ -32,11 +32,14 @@ char *acl_digest(const char *user_password);
 
 /*
  * Validates and expands an ACL list for create/setACL: removes exact duplicates, expands
- * auth (every authenticated non-ip identity), checks digest/ip ids. 0 or ZINVALIDACL.
+ * auth (every authenticated non-ip identity), checks digest/ip ids. 0 or ZINVALIDACL;
+ * ZMARSHALLINGERROR for a null id under world/digest/ip (Java dereferences it and the
+ * server answers the NullPointerException with MARSHALLINGERROR); ZSYSTEMERROR on OOM.
  */
 int acl_fixup(const struct zk_acl_list *in, const struct zk_ids *ids, struct zk_acl_list *out);
 
-/* 0 if ids may do perm on a node with this ACL, else ZNOAUTH. skip_acl bypasses. */
+/* 0 if ids may do perm on a node with this ACL, else ZNOAUTH. An empty ACL and a super
+ * identity pass everything; zookeeper.skipACL is the caller's business. */
 int acl_check(const struct zk_acl_list *acl, int32_t perm, const struct zk_ids *ids);
 
 /* getACL without ADMIN: every digest id shows as "user:x". */

@@ -114,16 +114,17 @@ static void fmt_strings(char *buf, size_t len, const struct String_vector *v)
 		snprintf(buf + n, len - n, "}");
 }
 
+/* ACL lists, unordered: normalise.py sorts the braces. */
 static void fmt_acl(char *buf, size_t len, const struct ACL_vector *v)
 {
 	size_t n = 0;
 
-	n += snprintf(buf + n, len - n, "[");
+	n += snprintf(buf + n, len - n, "{");
 	for (int i = 0; v && i < v->count && n < len; i++)
 		n += snprintf(buf + n, len - n, "%s%d:%s:%s", i ? "," : "", v->data[i].perms,
 			      v->data[i].id.scheme, v->data[i].id.id);
 	if (n < len)
-		snprintf(buf + n, len - n, "]");
+		snprintf(buf + n, len - n, "}");
 }
 
 static void fmt_data(char *buf, size_t len, const char *value, int value_len)

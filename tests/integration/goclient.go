@@ -57,12 +57,13 @@ func fchildren(ch []string) string {
 	return "{" + strings.Join(ch, ",") + "}"
 }
 
+// ACL lists are unordered; normalise.py sorts the braces.
 func facl(acl []zk.ACL) string {
 	parts := make([]string, len(acl))
 	for i, a := range acl {
 		parts[i] = fmt.Sprintf("%d:%s:%s", a.Perms, a.Scheme, a.ID)
 	}
-	return "[" + strings.Join(parts, ",") + "]"
+	return "{" + strings.Join(parts, ",") + "}"
 }
 
 func fdata(d []byte) string {

@@ -77,7 +77,8 @@ def fdata(d):
 
 
 def facl(acls):
-    return '[' + ','.join('%d:%s:%s' % (a.perms, a.id.scheme, a.id.id) for a in acls) + ']'
+    """ACL lists are unordered (normalise.py sorts the braces)."""
+    return '{' + ','.join('%d:%s:%s' % (a.perms, a.id.scheme, a.id.id) for a in acls) + '}'
 
 
 def fres(r):

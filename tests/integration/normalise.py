@@ -10,13 +10,16 @@ equal between two correct servers. Every rule says why the difference it hides i
             including createSession/closeSession and (in Apache) failed writes, which consume
             a zxid; spec §5 lets a server not burn zxids on errors. What clients rely on is
             equality and order, so each distinct non-zero zxid becomes Z1, Z2, ... in order of
-            first appearance (0 stays 0: the initial nodes).
+            first appearance within its "## " section (0 stays 0: the initial nodes); the
+            numbering restarts in each section so that one difference does not spill into
+            every later section.
   @s:HEX    a session id: the layout holds a clock value (spec §3.4). S1, S2, ... in order of
             first appearance, 0 stays 0.
   @t:DEC    a time in ms (ctime/mtime): wall clock. T, or 0 for the initial nodes.
   @p:HEX    a session password (a function of the session id): PWD<length>.
-  {a,b,c}   an unordered collection (children lists, whoAmI, getEphemerals): the server's
-            order is unspecified (Java uses hash-set order, spec §7.8), so elements are sorted.
+  {a,b,c}   an unordered collection (children lists, whoAmI, getEphemerals, ACL lists): the
+            server's order is unspecified (Java uses hash-set order, spec §7.8; an "auth" ACL
+            expands to the connection's identities in hash order), so elements are sorted.
   created2  a create2 (15) op inside a multi: Apache 3.8.0/3.8.1 answer it as a plain create
             (result type 1, path only); 3.8.2+ (ZOOKEEPER-4026) answer type 15 with a Stat,
             which spec §8.2 asks of us. "created2 PATH <stat>" becomes "created PATH".
@@ -49,7 +52,8 @@ With --zkcli (zkCli.sh output) also:
     "ephemeralOwner = 0x.." like @s;
   - a line that is a whole Java list "[a, b]" (ls, getEphemerals) is sorted;
   - the identity lines printed by whoami after "Auth scheme: User" are sorted;
-  - the paths printed by "ls -R" (a BFS in the server's child order) are sorted.
+  - the paths printed by "ls -R" (a BFS in the server's child order) are sorted;
+  - the ACL entries printed by getAcl (two lines each) are sorted, as ACL lists above.
 """
 import re
 import sys
@@ -115,8 +119,28 @@ def sort_ls_r(lines):
     return out
 
 
+def sort_getacl(lines):
+    """Sorts the (id, perms) line pairs printed by each "> getAcl" command."""
+    out = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        i += 1
+        if not line.startswith('> getAcl '):
+            continue
+        pairs = []
+        while i + 1 < len(lines) and lines[i].startswith("'") and lines[i + 1].startswith(': '):
+            pairs.append((lines[i], lines[i + 1]))
+            i += 2
+        for a, b in sorted(pairs):
+            out.extend([a, b])
+    return out
+
+
 def zkcli(lines):
     lines = sort_ls_r(lines)
+    lines = sort_getacl(lines)
     out = []
     in_whoami = False
     ids = []
@@ -136,7 +160,7 @@ def zkcli(lines):
             continue
         m = re.match(r'^([cmp]Zxid) = 0x([0-9a-f]+)$', line)
         if m:
-            line = '%s = %s' % (m.group(1), ZX(int(m.group(2), 16)))
+            line = '%s = @z:%s' % (m.group(1), m.group(2))
         m = re.match(r'^([cm]time) = (.*)$', line)
         if m:
             line = '%s = %s' % (m.group(1),
@@ -262,12 +286,15 @@ def fourlw(lines):
 
 
 def main():
+    global ZX
     lines = sys.stdin.read().splitlines()
     if '--zkcli' in sys.argv:
         lines = zkcli(lines)
     if '--4lw' in sys.argv:
         lines = fourlw(lines)
     for line in lines:
+        if line.startswith('## '):
+            ZX = Mapper('Z')
         print(tags(line))
 
 

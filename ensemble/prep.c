@@ -97,8 +97,15 @@ void prep_applied(struct zk_prep *p, int64_t zxid)
 	}
 }
 
+/* The root is "" as a parent and "/" as a request path: one record for both. */
+static const char *key_of(const char *path)
+{
+	return strcmp(path, "/") ? path : "";
+}
+
 static uint32_t hash_path(const struct zk_prep *p, const char *path)
 {
+	path = key_of(path);
 	return (uint32_t)hmap_hash(p->k0, p->k1, path, strlen(path));
 }
 
@@ -107,6 +114,7 @@ static struct rec *map_find(const struct zk_prep *p, const char *path)
 	uint32_t h = hash_path(p, path);
 	struct hmap_entry *e;
 
+	path = key_of(path);
 	for (e = hmap_bucket(&p->map, h); e; e = e->next) {
 		struct rec *r = (struct rec *)e;
 
@@ -160,9 +168,12 @@ static int lookup(const struct zk_prep *p, const char *path, struct view *v)
 static int add_rec(struct zk_prep *p, const char *path, int64_t zxid, int deleted,
 		   const struct view *v, const struct zk_acl_list *acl, int in_multi)
 {
-	size_t len = strlen(path);
-	struct rec *r = calloc(1, sizeof(*r) + len + 1), *old;
+	size_t len;
+	struct rec *r, *old;
 
+	path = key_of(path);
+	len = strlen(path);
+	r = calloc(1, sizeof(*r) + len + 1);
 	if (!r)
 		return ZSYSTEMERROR;
 	memcpy(r->path, path, len + 1);
@@ -248,12 +259,13 @@ static int check_acl(const struct zk_prep *p, const struct zk_acl_list *acl, int
 	return acl_check(acl, perm, ids);
 }
 
-static int is_normal_ephemeral(int64_t owner)
+/* EphemeralType.get(owner) == NORMAL: containers carry the sign bit alone; a 0xFF top
+ * byte means TTL only while extended types are enabled (else it reads as a session). */
+static int is_normal_ephemeral(const struct zk_prep *p, int64_t owner)
 {
-	/* Containers carry the sign bit alone; TTL nodes have 0xFF in the top byte. */
 	if (owner == 0 || owner == CONTAINER_OWNER)
 		return 0;
-	if (((uint64_t)owner >> 56) == 0xFF)
+	if (p->opts.extended_types && ((uint64_t)owner >> 56) == 0xFF)
 		return 0;
 	return 1;
 }
@@ -314,6 +326,15 @@ static int prep_create(struct zk_prep *p, const struct zk_req *q, int64_t sid,
 		return ZUNIMPLEMENTED;
 	if (ttl_mode ? (ttl <= 0 || ttl > MAX_TTL) : ttl >= 0)
 		return ZBADARGUMENTS;
+	/*
+	 * Not Apache: 3.8.0 accepts createTTL with a non-TTL mode (ttl < 0), logs a CreateTTLTxn
+	 * and then dies applying it (TTL.toEphemeralOwner(-1) throws; observed). Refusing it
+	 * here keeps such a txn out of any log an Apache server might replay.
+	 */
+	if (q->type == ZOP_CREATETTL && !ttl_mode)
+		return ZBADARGUMENTS;
+	if (!q->path)
+		return ZMARSHALLINGERROR;	/* path.lastIndexOf on null */
 	if ((rc = parent_of(q->path, q->path_len, &parent)))
 		return rc;
 	if ((rc = acl_fixup(&q->acl, ids, &acl)))
@@ -347,7 +368,7 @@ static int prep_create(struct zk_prep *p, const struct zk_req *q, int64_t sid,
 		rc = ZNODEEXISTS;
 		goto out;
 	}
-	if (is_normal_ephemeral(pv.owner)) {
+	if (is_normal_ephemeral(p, pv.owner)) {
 		rc = ZNOCHILDRENFOREPHEMERALS;
 		goto out;
 	}
@@ -366,9 +387,10 @@ static int prep_create(struct zk_prep *p, const struct zk_req *q, int64_t sid,
 	acl.n = 0;
 	acl.v = NULL;
 	o->ephemeral = (q->type == ZOP_CREATE || q->type == ZOP_CREATE2) && ephemeral;
-	o->parent_cversion = pv.counter + 1;
+	/* The counter wraps like a Java int. */
+	o->parent_cversion = (int32_t)((uint32_t)pv.counter + 1);
 	o->ttl = q->type == ZOP_CREATETTL ? ttl : 0;
-	pv.counter++;
+	pv.counter = o->parent_cversion;
 	pv.nchildren++;
 	if ((rc = add_rec(p, parent, zxid, 0, &pv, pv.acl, in_multi)))
 		goto out;
@@ -400,6 +422,8 @@ static int prep_delete(struct zk_prep *p, const struct zk_req *q, const struct z
 	struct view pv, nv;
 	int rc;
 
+	if (!q->path)
+		return ZMARSHALLINGERROR;	/* path.lastIndexOf on null */
 	if ((rc = parent_of(q->path, q->path_len, &parent)))
 		return rc;
 	if (is_protected(q->path)) {
@@ -519,9 +543,8 @@ static int prep_check(struct zk_prep *p, const struct zk_req *q, const struct zk
 static int prep_op(struct zk_prep *p, const struct zk_req *q, int64_t sid,
 		   const struct zk_ids *ids, int64_t zxid, int in_multi, struct zk_txn_op *o)
 {
-	/* Apache dereferences a null path and answers MARSHALLINGERROR (an error txn). */
-	if (!q->path && q->type != ZOP_RECONFIG)
-		return ZMARSHALLINGERROR;
+	/* A null path: create and delete dereference it (MARSHALLINGERROR), setData, setACL
+	 * and check fail PathUtils.validatePath (BADARGUMENTS), as Apache 3.8.0 answers. */
 	switch (q->type) {
 	case ZOP_CREATE: case ZOP_CREATE2: case ZOP_CREATECONTAINER: case ZOP_CREATETTL:
 		return prep_create(p, q, sid, ids, zxid, in_multi, o);
@@ -571,6 +594,11 @@ int prep_request(struct zk_prep *p, const struct zk_req *req, int64_t session_id
 		struct rec *mark = p->tail;
 		int failed = 0;
 
+		/* Apache reads every op's path before preparing any (getPendingChanges): a null
+		 * one fails the whole request with MARSHALLINGERROR. */
+		for (i = 0; i < req->nops; i++)
+			if (!req->ops[i].path)
+				goto whole_error_marshalling;
 		for (i = 0; i < req->nops; i++) {
 			o = txn_add_op(out);
 			if (!o) {
@@ -586,6 +614,13 @@ int prep_request(struct zk_prep *p, const struct zk_req *req, int64_t session_id
 			if (rc == ZSYSTEMERROR) {
 				rollback(p, mark);
 				goto nomem;
+			}
+			if (rc == ZMARSHALLINGERROR) {
+				/* A Java exception other than KeeperException escapes the op loop:
+				 * the whole request becomes one error txn. */
+				rollback(p, mark);
+				txn_release(out);
+				goto whole_error_marshalling;
 			}
 			if (rc) {
 				op_clear(o);
@@ -614,6 +649,14 @@ int prep_request(struct zk_prep *p, const struct zk_req *req, int64_t session_id
 	}
 	/* The txn carries the op's type (create2 logs as 15, as in 3.8.2+). */
 	out->hdr.type = o->type;
+	return 0;
+whole_error_marshalling:
+	hdr_init(out, session_id, req->xid, zxid, now_ms, ZOP_ERROR);
+	o = txn_add_op(out);
+	if (!o)
+		goto nomem;
+	o->type = ZOP_ERROR;
+	o->err = ZMARSHALLINGERROR;
 	return 0;
 nomem:
 	txn_release(out);
@@ -704,11 +747,13 @@ int prep_reap(struct zk_prep *p, const char *path, int64_t zxid, int64_t now_ms,
 	if (!o)
 		return ZSYSTEMERROR;
 	rc = parent_of(path, (int32_t)strlen(path), &parent);
+	if (!rc && is_protected(path))
+		rc = ZBADARGUMENTS;
 	if (!rc)
 		rc = lookup(p, path, &nv);
 	if (!rc && nv.nchildren > 0)
 		rc = ZNOTEMPTY;
-	if (!rc && is_normal_ephemeral(nv.owner))
+	if (!rc && is_normal_ephemeral(p, nv.owner))
 		rc = ZBADVERSION;
 	if (!rc)
 		rc = lookup(p, parent, &pv);

@@ -10,7 +10,14 @@
  * Registrations hang off their path (for triggering) and off their watcher (so closing a
  * connection costs only its own watches). A recursive watch on P hears events for P and
  * every descendant: triggering walks the event path's ancestors, and only when some
- * recursive watch exists at all.
+ * recursive watch exists at all. A path keeps its recursive registrations at the front of
+ * its list and counts them, so an ancestor holding 10,000 one-shot watches and one
+ * recursive watch costs one step per event, not 10,000.
+ *
+ * Apache's data WatchManager keeps a watcher in watch2Paths (with an empty path set) once
+ * its data watches have fired or been removed, until the connection closes; wchs counts
+ * such connections and wchc lists them with no paths. A watcher's list head stays for
+ * the same reason (in_data_map).
  */
 #include "watches.h"
 
@@ -28,18 +35,22 @@ enum {
 	M_PERSIST_D = 8,	/* persistent, data table part */
 	M_PERSIST_C = 16,	/* persistent, child table part: hears NodeChildrenChanged */
 	M_REC_D = 32,		/* recursive, data table part: hears the whole subtree */
-	M_REC_C = 64,		/* recursive, child table part: only a membership (3.8.0 lists
-				 * it for check/removeWatches but never delivers from it) */
+	M_REC_C = 64,		/* recursive, child table part: answers check/removeWatches
+				 * (Children) and hears NodeDeleted of the subtree, never
+				 * NodeChildrenChanged (Apache's child WatchManager) */
 };
 
 #define M_DATA_TABLE (M_DATA | M_EXIST | M_PERSIST_D | M_REC_D)
 #define M_CHILD_TABLE (M_CHILD | M_PERSIST_C | M_REC_C)
 #define M_ONESHOT (M_DATA | M_EXIST | M_CHILD)
+#define M_REC (M_REC_D | M_REC_C)
 
 struct wpath;
+struct wlist;
 
 struct wreg {
 	struct wpath *path;
+	struct wlist *wl;
 	struct zk_watcher *w;
 	unsigned modes;
 	struct wreg *pprev, *pnext;	/* registrations of the same path */
@@ -48,7 +59,8 @@ struct wreg {
 
 struct wpath {
 	struct hmap_entry e;
-	struct wreg *regs;
+	struct wreg *regs, *tail;	/* registrations with M_REC bits first */
+	int64_t nrec;			/* registrations with M_REC bits */
 	size_t len;
 	char path[];
 };
@@ -58,13 +70,14 @@ struct wlist {
 	struct hmap_entry e;
 	struct zk_watcher *w;
 	struct wreg *regs;
+	int in_data_map;	/* has had a data-table watch: listed by wchs/wchc */
 };
 
 struct zk_watches {
 	struct hmap paths;
 	struct hmap watchers;
 	uint64_t k0, k1;
-	int64_t nrecursive;	/* live registrations with M_REC_D */
+	int64_t nrecursive;	/* live registrations with M_REC bits */
 	int64_t count;		/* watches as Apache counts them (per table) */
 	uint64_t gen;		/* trigger counter, for one-event-per-watcher */
 };
@@ -128,40 +141,84 @@ static int64_t table_count(unsigned modes)
 	return ((modes & M_DATA_TABLE) ? 1 : 0) + ((modes & M_CHILD_TABLE) ? 1 : 0);
 }
 
-/* Sets a registration's modes, keeping the counters right. A registration left with no
- * modes is unlinked and freed (and its path with it when that was the last one); callers
- * must not touch r afterwards. */
-static void reg_set_modes(struct zk_watches *ws, struct wreg *r, unsigned modes)
+static void path_unlink(struct wpath *wp, struct wreg *r)
 {
-	struct wpath *wp = r->path;
-	struct wlist *wl;
-
-	ws->count += table_count(modes) - table_count(r->modes);
-	ws->nrecursive += ((modes & M_REC_D) ? 1 : 0) - ((r->modes & M_REC_D) ? 1 : 0);
-	r->modes = modes;
-	if (modes)
-		return;
 	if (r->pprev)
 		r->pprev->pnext = r->pnext;
 	else
 		wp->regs = r->pnext;
 	if (r->pnext)
 		r->pnext->pprev = r->pprev;
+	else
+		wp->tail = r->pprev;
+	r->pprev = r->pnext = NULL;
+}
+
+static void path_push_head(struct wpath *wp, struct wreg *r)
+{
+	r->pprev = NULL;
+	r->pnext = wp->regs;
+	if (wp->regs)
+		wp->regs->pprev = r;
+	else
+		wp->tail = r;
+	wp->regs = r;
+}
+
+static void path_push_tail(struct wpath *wp, struct wreg *r)
+{
+	r->pnext = NULL;
+	r->pprev = wp->tail;
+	if (wp->tail)
+		wp->tail->pnext = r;
+	else
+		wp->regs = r;
+	wp->tail = r;
+}
+
+static void wlist_free(struct zk_watches *ws, struct wlist *wl)
+{
+	hmap_remove(&ws->watchers, &wl->e);
+	free(wl);
+}
+
+/* Sets a registration's modes, keeping the counters right. A registration left with no
+ * modes is unlinked and freed (and its path with it when that was the last one); callers
+ * must not touch r afterwards. */
+static void reg_set_modes(struct zk_watches *ws, struct wreg *r, unsigned modes)
+{
+	struct wpath *wp = r->path;
+	struct wlist *wl = r->wl;
+	int had_rec = (r->modes & M_REC) != 0, has_rec = (modes & M_REC) != 0;
+
+	ws->count += table_count(modes) - table_count(r->modes);
+	ws->nrecursive += has_rec - had_rec;
+	wp->nrec += has_rec - had_rec;
+	if (has_rec && !had_rec) {
+		path_unlink(wp, r);
+		path_push_head(wp, r);
+	} else if (had_rec && !has_rec && modes) {
+		path_unlink(wp, r);
+		path_push_tail(wp, r);
+	}
+	if (modes & M_DATA_TABLE)
+		wl->in_data_map = 1;
+	r->modes = modes;
+	if (modes)
+		return;
+	path_unlink(wp, r);
 	if (!wp->regs) {
 		hmap_remove(&ws->paths, &wp->e);
 		free(wp);
 	}
-	wl = wlist_find(ws, r->w);
 	if (r->wprev)
 		r->wprev->wnext = r->wnext;
-	else if (wl)
+	else
 		wl->regs = r->wnext;
 	if (r->wnext)
 		r->wnext->wprev = r->wprev;
-	if (wl && !wl->regs) {
-		hmap_remove(&ws->watchers, &wl->e);
-		free(wl);
-	}
+	if (!wl->regs && !wl->in_data_map)
+		wlist_free(ws, wl);
 	free(r);
 }
 
@@ -207,7 +264,8 @@ int watches_add(struct zk_watches *ws, const char *path, enum watch_kind kind,
 		if (!wp)
 			return ZSYSTEMERROR;
 		memset(&wp->e, 0, sizeof(wp->e));
-		wp->regs = NULL;
+		wp->regs = wp->tail = NULL;
+		wp->nrec = 0;
 		wp->len = len;
 		memcpy(wp->path, path, len + 1);
 		if (hmap_add(&ws->paths, &wp->e, h)) {
@@ -221,14 +279,14 @@ int watches_add(struct zk_watches *ws, const char *path, enum watch_kind kind,
 			hmap_remove(&ws->paths, &wp->e);
 			free(wp);
 		}
+		if (!wl->regs && !wl->in_data_map)
+			wlist_free(ws, wl);
 		return ZSYSTEMERROR;
 	}
 	r->path = wp;
+	r->wl = wl;
 	r->w = w;
-	r->pnext = wp->regs;
-	if (wp->regs)
-		wp->regs->pprev = r;
-	wp->regs = r;
+	path_push_tail(wp, r);
 	r->wnext = wl->regs;
 	if (wl->regs)
 		wl->regs->wprev = r;
@@ -245,9 +303,10 @@ int watches_add(struct zk_watches *ws, const char *path, enum watch_kind kind,
 void watches_trigger(struct zk_watches *ws, int type, const char *path,
 		     watch_deliver_fn deliver, void *ctx)
 {
-	unsigned table, hit_modes;
+	unsigned table, anc, hit_modes;
 	size_t len = strlen(path), end;
 	uint64_t gen = ++ws->gen;
+	int64_t seen;
 	struct wpath *wp;
 	struct wreg *r, *next;
 
@@ -255,17 +314,21 @@ void watches_trigger(struct zk_watches *ws, int type, const char *path,
 	case ZEV_CREATED:
 	case ZEV_DATA_CHANGED:
 		table = M_DATA_TABLE;
+		anc = M_REC_D;
 		break;
 	case ZEV_DELETED:
+		/* Apache triggers both managers; the child one's recursive part hears it too
+		 * (observed after removeWatches(Data) of a recursive watch). */
 		table = M_DATA_TABLE | M_CHILD_TABLE;
+		anc = M_REC_D | M_REC_C;
 		break;
 	case ZEV_CHILDREN_CHANGED:
 		table = M_CHILD | M_PERSIST_C;
+		anc = 0;
 		break;
 	default:
 		return;
 	}
-	table &= ~M_REC_C;
 	wp = path_find(ws, path, len, path_hash(ws, path, len));
 	for (r = wp ? wp->regs : NULL; r; r = next) {
 		next = r->pnext;
@@ -277,7 +340,7 @@ void watches_trigger(struct zk_watches *ws, int type, const char *path,
 		/* One-shot modes of the tables that fired are consumed; persistent ones stay. */
 		reg_set_modes(ws, r, r->modes & ~(hit_modes & M_ONESHOT));
 	}
-	if (!ws->nrecursive || type == ZEV_CHILDREN_CHANGED)
+	if (!ws->nrecursive || !anc)
 		return;
 	/* Ancestors, nearest first: "/a/b/c" -> "/a/b", "/a", "/". */
 	for (end = len; end > 1;) {
@@ -287,8 +350,15 @@ void watches_trigger(struct zk_watches *ws, int type, const char *path,
 			k--;
 		end = k > 1 ? k - 1 : 1;
 		wp = path_find(ws, path, end, path_hash(ws, path, end));
-		for (r = wp ? wp->regs : NULL; r; r = r->pnext) {
-			if (!(r->modes & M_REC_D) || r->w->mark == gen)
+		if (!wp)
+			continue;
+		/* Recursive registrations come first: stop after the last of them. */
+		seen = 0;
+		for (r = wp->regs; r && seen < wp->nrec; r = r->pnext) {
+			if (!(r->modes & M_REC))
+				continue;
+			seen++;
+			if (!(r->modes & anc) || r->w->mark == gen)
 				continue;
 			r->w->mark = gen;
 			deliver(ctx, r->w, type, path);
@@ -341,9 +411,15 @@ void watches_remove_watcher(struct zk_watches *ws, struct zk_watcher *w)
 {
 	struct wlist *wl;
 
-	/* Each call frees the head; the list (and wl) goes with the last one. */
-	while ((wl = wlist_find(ws, w)) && wl->regs)
+	wl = wlist_find(ws, w);
+	if (!wl)
+		return;
+	/* Each call frees the head of the watcher's list; in_data_map keeps wl itself alive
+	 * through the last one, and it goes here. */
+	wl->in_data_map = 1;
+	while (wl->regs)
 		reg_set_modes(ws, wl->regs, 0);
+	wlist_free(ws, wl);
 }
 
 void watches_free(struct zk_watches *ws)
@@ -401,15 +477,9 @@ void watches_dump_summary(const struct zk_watches *ws, FILE *out)
 	}
 	hmap_iter_init(&it, &ws->watchers);
 	while ((e = hmap_iter_next(&it))) {
-		struct wlist *wl = (struct wlist *)e;
-		struct wreg *r;
+		const struct wlist *wl = (const struct wlist *)e;
 
-		for (r = wl->regs; r; r = r->wnext) {
-			if (r->modes & M_DATA_TABLE) {
-				nconns++;
-				break;
-			}
-		}
+		nconns += wl->in_data_map;
 	}
 	fprintf(out, "%lld connections watching %lld paths\nTotal watches:%lld\n",
 		(long long)nconns, (long long)npaths, (long long)total);
@@ -424,15 +494,13 @@ void watches_dump_by_session(const struct zk_watches *ws, FILE *out)
 	while ((e = hmap_iter_next(&it))) {
 		struct wlist *wl = (struct wlist *)e;
 		struct wreg *r;
-		int header = 0;
 
-		for (r = wl->regs; r; r = r->wnext) {
-			if (!(r->modes & M_DATA_TABLE))
-				continue;
-			if (!header++)
-				fprintf(out, "0x%llx\n", (unsigned long long)wl->w->session_id);
-			fprintf(out, "\t%s\n", r->path->path);
-		}
+		if (!wl->in_data_map)
+			continue;
+		fprintf(out, "0x%llx\n", (unsigned long long)wl->w->session_id);
+		for (r = wl->regs; r; r = r->wnext)
+			if (r->modes & M_DATA_TABLE)
+				fprintf(out, "\t%s\n", r->path->path);
 	}
 	fputs("\n", out);
 }

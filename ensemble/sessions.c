@@ -1,6 +1,10 @@
 /*
  * Session tracker: a hash of live sessions plus expiry buckets keyed by tick boundary, as
  * Apache's ExpiryQueue does, so an expiry pass only looks at the buckets that are due.
+ *
+ * Like the ExpiryQueue (and so the dump 4lw), a bucket emptied by touches stays until its
+ * time has passed, and a closing session stays in its bucket; an expiry pass drops due
+ * buckets whole and reports only the sessions that were not closing already.
  */
 #include "sessions.h"
 
@@ -24,7 +28,7 @@ struct bucket {
 	int64_t at;
 	struct sess *head;
 	int64_t n;
-	struct bucket *next;	/* sorted by at */
+	struct bucket *next, *prev;	/* sorted by at */
 };
 
 struct zk_sessions {
@@ -33,7 +37,7 @@ struct zk_sessions {
 	int64_t count;
 	size_t nbuckets_hash;
 	struct sess **hash;
-	struct bucket *buckets;	/* ascending expiry */
+	struct bucket *buckets, *btail;	/* ascending expiry */
 };
 
 static size_t hash_id(const struct zk_sessions *s, int64_t id)
@@ -77,7 +81,7 @@ struct zk_sessions *sessions_new(int32_t tick_ms, int64_t server_id, int64_t now
 
 static void bucket_unlink(struct zk_sessions *s, struct sess *x)
 {
-	struct bucket *b = x->bucket, **pp;
+	struct bucket *b = x->bucket;
 
 	if (!b)
 		return;
@@ -89,31 +93,46 @@ static void bucket_unlink(struct zk_sessions *s, struct sess *x)
 		x->bnext->bprev = x->bprev;
 	x->bprev = x->bnext = NULL;
 	x->bucket = NULL;
-	if (--b->n == 0) {
-		for (pp = &s->buckets; *pp; pp = &(*pp)->next) {
-			if (*pp == b) {
-				*pp = b->next;
-				break;
-			}
-		}
-		free(b);
-	}
+	b->n--;
+}
+
+/* Frees the first bucket (due or empty); its sessions must be gone already. */
+static void bucket_pop(struct zk_sessions *s)
+{
+	struct bucket *b = s->buckets;
+
+	s->buckets = b->next;
+	if (s->buckets)
+		s->buckets->prev = NULL;
+	else
+		s->btail = NULL;
+	free(b);
 }
 
 static int bucket_link(struct zk_sessions *s, struct sess *x, int64_t at)
 {
-	struct bucket **pp, *b;
+	struct bucket *after, *b;
 
-	for (pp = &s->buckets; *pp && (*pp)->at < at; pp = &(*pp)->next)
+	/* A touch almost always lands in the newest bucket: search from the tail. */
+	for (after = s->btail; after && after->at > at; after = after->prev)
 		;
-	b = *pp;
-	if (!b || b->at != at) {
+	if (after && after->at == at) {
+		b = after;
+	} else {
 		b = calloc(1, sizeof(*b));
 		if (!b)
 			return -1;
 		b->at = at;
-		b->next = *pp;
-		*pp = b;
+		b->prev = after;
+		b->next = after ? after->next : s->buckets;
+		if (b->next)
+			b->next->prev = b;
+		else
+			s->btail = b;
+		if (after)
+			after->next = b;
+		else
+			s->buckets = b;
 	}
 	x->bucket = b;
 	x->bprev = NULL;
@@ -276,7 +295,6 @@ void sessions_set_closing(struct zk_sessions *s, int64_t id)
 	if (!x)
 		return;
 	x->closing = 1;
-	bucket_unlink(s, x);
 }
 
 void sessions_remove(struct zk_sessions *s, int64_t id)
@@ -298,11 +316,19 @@ int sessions_expire(struct zk_sessions *s, int64_t now_ms, int64_t *out, int max
 {
 	int n = 0;
 
-	while (s->buckets && s->buckets->at <= now_ms && n < max) {
+	while (s->buckets && s->buckets->at <= now_ms) {
 		struct sess *x = s->buckets->head;
 
-		x->closing = 1;
-		out[n++] = x->id;
+		if (!x) {
+			bucket_pop(s);
+			continue;
+		}
+		if (!x->closing) {
+			if (n == max)
+				break;
+			x->closing = 1;
+			out[n++] = x->id;
+		}
 		bucket_unlink(s, x);
 	}
 	return n;
@@ -310,7 +336,12 @@ int sessions_expire(struct zk_sessions *s, int64_t now_ms, int64_t *out, int max
 
 int64_t sessions_next_deadline(const struct zk_sessions *s)
 {
-	return s->buckets ? s->buckets->at : -1;
+	const struct bucket *b;
+
+	for (b = s->buckets; b; b = b->next)
+		if (b->n > 0)
+			return b->at;
+	return -1;
 }
 
 int64_t sessions_count(const struct zk_sessions *s)
@@ -334,22 +365,21 @@ void sessions_foreach(const struct zk_sessions *s,
 void sessions_dump(const struct zk_sessions *s, int64_t wall_offset_ms, FILE *out)
 {
 	const struct bucket *b;
-	int64_t nb = 0, ns = 0;
+	int64_t nb = 0;
 
-	for (b = s->buckets; b; b = b->next) {
+	for (b = s->buckets; b; b = b->next)
 		nb++;
-		ns += b->n;
-	}
-	fprintf(out, "Session Sets (%lld)/(%lld):\n", (long long)nb, (long long)ns);
+	/* ExpiryQueue.dump: buckets (empty ones too), then every tracked session. */
+	fprintf(out, "Session Sets (%lld)/(%lld):\n", (long long)nb, (long long)s->count);
 	for (b = s->buckets; b; b = b->next) {
 		const struct sess *x;
 		time_t t = (time_t)((b->at + wall_offset_ms) / 1000);
 		struct tm tm;
 		char when[64];
 
-		/* Java's Date.toString: "Mon Nov 23 08:14:04 UTC 2026". */
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%a %b %d %H:%M:%S UTC %Y", &tm);
+		/* Java's Date.toString in the local zone: "Mon Nov 23 08:14:04 UTC 2026". */
+		localtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Z %Y", &tm);
 		fprintf(out, "%lld expire at %s:\n", (long long)b->n, when);
 		for (x = b->head; x; x = x->bnext)
 			fprintf(out, "\t0x%llx\n", (unsigned long long)x->id);

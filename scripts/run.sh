@@ -41,7 +41,9 @@ cleanup() {
 	fi
 	echo "stopped; data kept in $data"
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C is the normal way to stop: exit 0 then, so make does not report an error.
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 
 if mountpoint -q "$mnt"; then
 	echo "$mnt is already a mount point; unmount it first (fusermount3 -u $mnt) or pick MNT=" >&2

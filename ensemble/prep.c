@@ -558,6 +558,11 @@ static int prep_op(struct zk_prep *p, const struct zk_req *q, int64_t sid,
 		return prep_check(p, q, ids, o);
 	case ZOP_RECONFIG:
 		return ZRECONFIGDISABLED;
+	case ZOP_CREATESESSION:
+		/* Sent by a client as a request: Apache reads a timeout int from the body and
+		 * answers an empty one with MARSHALLINGERROR (observed). A longer body would make
+		 * it log a createSession for the caller's own session; we refuse that too. */
+		return ZMARSHALLINGERROR;
 	}
 	return ZUNIMPLEMENTED;
 }

@@ -964,7 +964,8 @@ static void test_multi_marshalling(void **state)
 	fx_free(f);
 }
 
-/* reconfig is disabled (standalone): an error txn RECONFIGDISABLED. */
+/* reconfig is disabled (standalone): an error txn RECONFIGDISABLED; a createSession sent
+ * as a request is MARSHALLINGERROR, as Apache answers an empty one. */
 static void test_reconfig(void **state)
 {
 	struct fx *f = fx_new(0, 0);
@@ -972,6 +973,8 @@ static void test_reconfig(void **state)
 
 	req_init(f, &q, ZOP_RECONFIG, NULL);
 	assert_int_equal(run(f, &q), ZRECONFIGDISABLED);
+	req_init(f, &q, ZOP_CREATESESSION, NULL);
+	assert_int_equal(run(f, &q), ZMARSHALLINGERROR);
 	fx_free(f);
 }
 

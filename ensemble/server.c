@@ -57,12 +57,24 @@ static void put_header_reply(struct buf *b, int32_t xid, int64_t zxid, int32_t e
 	put_reply(b, &r);
 }
 
+static void wake_cb(uv_idle_t *h)
+{
+	(void)h;
+}
+
+/*
+ * Output is written once per loop iteration, from the check handle. Output made outside
+ * the poll phase (a write completing in the pending phase, a timer) would otherwise wait
+ * for the next I/O event: the idle handle keeps that poll from blocking.
+ */
 static void conn_mark_dirty(struct conn *c)
 {
 	if (c->dirty || c->state == CONN_CLOSING)
 		return;
 	c->dirty = 1;
 	c->dirty_next = c->srv->dirty;
+	if (!c->srv->dirty && c->srv->listening && !c->srv->stopping)
+		uv_idle_start(&c->srv->wake, wake_cb);
 	c->srv->dirty = c;
 }
 
@@ -121,6 +133,7 @@ static void flush_cb(uv_check_t *h)
 		c->dirty = 0;
 		conn_flush(c);
 	}
+	uv_idle_stop(&s->wake);
 }
 
 /* ---- queue -------------------------------------------------------------------------- */
@@ -1392,6 +1405,8 @@ int server_start(struct zk_server *s, char *errmsg, size_t errlen)
 	uv_check_init(s->loop, &s->flush);
 	s->handles_open++;
 	uv_check_start(&s->flush, flush_cb);
+	uv_idle_init(s->loop, &s->wake);
+	s->handles_open++;
 	uv_timer_init(s->loop, &s->purge_timer);
 	s->handles_open++;
 	if (cfg->autopurge_interval_h > 0) {
@@ -1441,6 +1456,8 @@ void server_stop(struct zk_server *s, void (*done)(void *ctx), void *ctx)
 		uv_close((uv_handle_t *)&s->flush, handle_closed_cb);
 		s->purge_timer.data = s;
 		uv_close((uv_handle_t *)&s->purge_timer, handle_closed_cb);
+		s->wake.data = s;
+		uv_close((uv_handle_t *)&s->wake, handle_closed_cb);
 	}
 	if (s->handles_open == 0 && done)
 		done(ctx);

@@ -100,6 +100,7 @@ struct zk_server {
 	int listening;
 	uv_timer_t tick;
 	uv_check_t flush;
+	uv_idle_t wake;		/* active while output waits: keeps poll from blocking */
 	uv_timer_t purge_timer;		/* autopurge.purgeInterval */
 	uv_work_t purge_work;
 	int purging;

@@ -168,9 +168,18 @@ start_server() {
 	return 1
 }
 
+# stop_server DIR: stops the server; one that had already exited is a failure (a crash), with
+# the end of its log.
 stop_server() {
 	local dir=$1 pid
 	pid=$(cat "$dir/pid" 2>/dev/null) || return 0
+	if ! kill -0 "$pid" 2>/dev/null; then
+		wait "$pid" 2>/dev/null
+		fail "the server in ${dir##*/} exited before it was stopped (status $?); end of its log:"
+		tail -15 "$dir/server.log" | sed 's/^/    /'
+		rm -f "$dir/pid"
+		return 0
+	fi
 	kill -TERM "$pid" 2>/dev/null
 	for _ in $(seq 1 50); do
 		kill -0 "$pid" 2>/dev/null || break

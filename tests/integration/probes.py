@@ -155,7 +155,15 @@ class Hostile:
         try:
             if session:
                 c.connect(30000)
-            c.send(payload + (req(-2, 11) if sentinel else b''))
+            try:
+                c.send(payload + (req(-2, 11) if sentinel else b''))
+            except (BrokenPipeError, ConnectionResetError):
+                # Closed while a large payload was still being written: the same as a close
+                # seen after writing it (whether the peer's close is a FIN or, with unread
+                # data, an RST is up to its TCP stack).
+                emit('%s: no reply, then closed' % name)
+                self.after(name)
+                return
             if close_early:
                 c.close()
                 emit('%s: client closed after sending' % name)

@@ -158,6 +158,17 @@ def dec_strvec(b, o):
     return children(rstrvec(b, o)[0])
 
 
+def raw_strvec(b, o):
+    """A vector of ustrings as raw bytes (no decoding)."""
+    n, o = rint(b, o)
+    out = []
+    for _ in range(max(n, 0)):
+        m, o = rint(b, o)
+        out.append(bytes(b[o:o + m]))
+        o += m
+    return out
+
+
 def dec_whoami(b, o):
     n, o = rint(b, o)
     ids = []
@@ -392,6 +403,12 @@ def main_plain():
            dec_int)
     s1.exists('/')
     s1.exists('/nope')
+    s1.set('/zookeeper/config', b'x')
+    s1.create('/zookeeper/config/x', b'')
+    s1.create('/zookeeper/quota/x', b'')
+    s1.delete('/zookeeper/quota/x')
+    s1.op('set_acls(/zookeeper/config)', s1.c.set_acls, '/zookeeper/config',
+          [ACL(31, Id('world', 'anyone'))])
 
     section('create modes')
     s1.create('/a', b'hello')
@@ -506,6 +523,35 @@ def main_plain():
     s1.raw('delete(/zookeeper/x)', 'delete', jstr('/zookeeper/x') + jint(-1))
     s1.raw('create(null path)', 'create', zkraw.create_body(None, b''))
 
+    section('unicode paths')
+    # Java strings are UTF-16: paths outside the BMP become surrogate pairs, which path
+    # validation refuses (U+D800-U+F8FF); BMP text is fine, and children come back as sent.
+    s1.create('/u', b'')
+    for p in ['/u/\u00e9t\u00e9', '/u/\u65e5\u672c', '/u/\U0001f600', '/u/a\U0001f600b',
+              '/u/\uf8ff', '/u/\uf900', '/u/\ufffd']:
+        s1.create(p, p.encode('utf-8'))
+    s1.create('/u/\u00e9-', b'', sequence=True)
+    s1.children('/u')
+    s1.get('/u/\u65e5\u672c')
+    s1.raw('getChildren(/u) raw bytes', 'getChildren', jstr('/u') + jbool(False),
+           lambda b, o: Txt('{' + ','.join(x.hex() for x in raw_strvec(b, o)) + '}'))
+
+    section('many children')
+    s1.create('/many', b'')
+    t = s1.c.transaction()
+    for i in range(300):
+        t.create('/many/child-%04d' % i, b'x' * 100)
+    s1.op('commit(300 creates)', lambda: len(t.commit()))
+    s1.op("len(get_children('/many'))", lambda: len(s1.c.get_children('/many')))
+    s1.raw('getAllChildrenNumber(/many)', 'getAllChildrenNumber', jstr('/many'), dec_int)
+    s1.get('/many')
+    t = s1.c.transaction()
+    for i in range(300):
+        t.delete('/many/child-%04d' % i)
+    t.delete('/many')
+    s1.op('commit(301 deletes)', lambda: len(t.commit()))
+    s1.exists('/many')
+
     section('acl digest')
     s1.create('/acl', b'')
     s1.create('/acl/d', b'secret',
@@ -586,6 +632,22 @@ def main_plain():
     s3.op("add_auth(nosuch, 'x')", s3.c.add_auth, 'nosuch', 'x')
     s3.c.stop()
     s3.c.close()
+
+    section('super digest')
+    # Both servers run with superDigest for super:secret: that identity bypasses every ACL.
+    s6 = Session('s6')
+    s6.start()
+    s6.op("add_auth(digest, 'super:secret')", s6.c.add_auth, 'digest', 'super:secret')
+    s6.get('/acl/ipother')
+    s6.get('/acl/wonly')
+    s6.acls('/acl/wonly')
+    s6.set('/acl/cr', b'super')
+    s6.op('set_acls(/acl/cr)', s6.c.set_acls, '/acl/cr', [ACL(31, Id('world', 'anyone'))])
+    s6.create('/acl/cr/s', b'')
+    s6.raw('whoAmI', 'whoAmI', b'', dec_whoami)
+    s6.create('/acl/superauth', b'', acl=[ACL(31, Id('auth', ''))])
+    s6.acls('/acl/superauth')
+    s6.stop()
 
     section('sync')
     s1.op("sync('/a')", s1.c.sync, '/a')

@@ -9,7 +9,10 @@ set -u
 PORT_BASE=${IT_PORT_BASE:-24010}
 export IT_TICK=1000	# session expiry in the transcript takes 2-3 s instead of 4-6 s
 # Containers and TTL nodes are reaped every checkIntervalMs (default 60 s).
-COMMON=(-Dznode.container.checkIntervalMs=1000)
+# super:secret is a superuser (digest of "super:secret").
+SUPER=$("$KAZOO_PY" -c 'import hashlib,base64; print(base64.b64encode(hashlib.sha1(b"super:secret").digest()).decode())')
+COMMON=(-Dznode.container.checkIntervalMs=1000
+	"-Dzookeeper.DigestAuthenticationProvider.superDigest=super:$SUPER")
 EXT=(-Dzookeeper.extendedTypesEnabled=true)
 
 run_kind() {

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """kazoo (Debian python3-kazoo 2.8) transcript against one server.
 
-usage: kazoo_client.py PORT [--ttl]
+usage: kazoo_client.py PORT [--ttl | --dump LABEL]
 
 Prints one line per operation: the session, the call, then "->" and the result or the
 kazoo exception name; Stats and ids carry the tags that normalise.py maps (@z zxid, @s
@@ -17,7 +17,8 @@ paths, which kazoo's path normalisation would repair) go through kazoo's own con
 records built with zkraw.
 
 --ttl runs only the TTL section (for a server with extended types enabled); without it that
-section checks that TTL nodes are refused.
+section checks that TTL nodes are refused. --dump LABEL prints the whole tree and makes two
+writes (run before and after a server restart).
 """
 import logging
 import os
@@ -1005,10 +1006,39 @@ def main_ttl():
     s1.stop()
 
 
+def main_dump(label):
+    """The whole tree (data, Stat, ACL of every node, depth first, children sorted), then a
+    sequential create: run before and after a restart, it shows what recovery kept."""
+    s1 = Session('d1')
+    s1.start()
+    section('tree %s' % label)
+
+    def walk(path):
+        try:
+            d, st = s1.c.get(path)
+            acl, _ = s1.c.get_acls(path)
+            kids = sorted(s1.c.get_children(path))
+        except kex.KazooException as e:
+            emit('%s -> %s' % (path, type(e).__name__))
+            return
+        emit('%s data=%s %s acl=%s' % (path, fdata(d), fstat(st), facl(acl)))
+        for k in kids:
+            walk(path.rstrip('/') + '/' + k)
+
+    walk('/')
+    section('writes %s' % label)
+    s1.create('/a/s-', b'', sequence=True)
+    s1.create('/restart-' + label.replace(' ', '-'), b'')
+    s1.get('/a')
+    s1.stop()
+
+
 if __name__ == '__main__':
     try:
         if TTL_MODE:
             main_ttl()
+        elif '--dump' in sys.argv:
+            main_dump(sys.argv[sys.argv.index('--dump') + 1])
         else:
             main_plain()
     except Exception as e:  # the transcript shows where it stopped

@@ -2,7 +2,7 @@
 # timeout: 150
 # kazoo (Debian python3-kazoo 2.8) transcript: every client operation, ACLs, watches (one-shot
 # and persistent), multi, containers, sessions and expiry; then the TTL section on servers with
-# extended types enabled. Apache ZooKeeper 3.8 is the reference; ours must print the same
+# extended types enabled; then the whole tree before and after a restart. Apache ZooKeeper 3.8 is the reference; ours must print the same
 # normalised transcript, section by section.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -23,8 +23,18 @@ run_kind() {
 	local rc=$?
 	it_run timeout 30 "$KAZOO_PY" "$IT_DIR/kazoo_client.py" "$xport" --ttl >> "$IT_TMP/$kind.raw" 2>> "$IT_TMP/$kind.err"
 	[ $? -eq 0 ] || rc=1
-	stop_server "$IT_TMP/$kind"
 	stop_server "$IT_TMP/$kind-ext"
+	# Recovery: the whole tree before and after a restart on the same data directory.
+	it_run timeout 30 "$KAZOO_PY" "$IT_DIR/kazoo_client.py" "$port" --dump "before restart" >> "$IT_TMP/$kind.raw" 2>> "$IT_TMP/$kind.err"
+	[ $? -eq 0 ] || rc=1
+	stop_server "$IT_TMP/$kind"
+	if start_server "$kind" "$port" "$IT_TMP/$kind" "${COMMON[@]}"; then
+		it_run timeout 30 "$KAZOO_PY" "$IT_DIR/kazoo_client.py" "$port" --dump "after restart" >> "$IT_TMP/$kind.raw" 2>> "$IT_TMP/$kind.err"
+		[ $? -eq 0 ] || rc=1
+		stop_server "$IT_TMP/$kind"
+	else
+		fail "$kind did not restart on its data directory"
+	fi
 	normalise < "$IT_TMP/$kind.raw" > "$IT_TMP/$kind.txt"
 	if [ $rc -ne 0 ]; then
 		fail "kazoo client against $kind exited with an error:"

@@ -1030,6 +1030,30 @@ def main_dump(label):
     s1.create('/a/s-', b'', sequence=True)
     s1.create('/restart-' + label.replace(' ', '-'), b'')
     s1.get('/a')
+    # A session lives through the restart (spec §16): its id and password are kept in a file
+    # next to the transcript between the two runs.
+    state = os.path.join(os.environ.get('IT_STATE_DIR', '/tmp'), 'kazoo-restart-%d' % PORT)
+    if label == 'before restart':
+        r = zkraw.Conn(PORT)
+        info = r.connect(timeout_ms=30000)
+        rxid, zxid, err, body, ev = r.request('create', zkraw.create_body('/live-eph', b'', flags=1))
+        emit('raw create(/live-eph, ephemeral) -> err=%d' % err)
+        with open(state, 'w') as f:
+            f.write('%d %s\n' % (info['sid'], info['passwd'].hex()))
+        s1.get('/live-eph')
+        r.sock.close()  # no closeSession: the session stays
+    else:
+        sid, pwd = open(state).read().split()
+        os.unlink(state)
+        r = zkraw.Conn(PORT)
+        info = r.connect(timeout_ms=30000, sid=int(sid), passwd=bytes.fromhex(pwd))
+        emit('raw reattach after restart -> same session=%s timeout=%d'
+             % (info['sid'] == int(sid), info['timeout']))
+        s1.get('/live-eph')
+        rxid, zxid, err, body, ev = r.request('closeSession')
+        emit('raw closeSession -> err=%d' % err)
+        r.close()
+        s1.exists('/live-eph')
     s1.stop()
 
 

@@ -5,6 +5,7 @@ usage: probes.py 4lw PORT            every four-letter word, in a known server s
        probes.py 4lw-restricted PORT the whitelist "ruok, stat ,conf": refusals
        probes.py hostile PORT        malformed and hostile input, each followed by a check that
                                      a well-behaved session and ruok still work
+       probes.py limits PORT         maxClientCnxns=2 and session timeout bounds 5000..8000
 
 4lw output: "## word" then the raw answer (lines after normalise.py --4lw are compared per
 section). Hostile output: one line per observation (compared line by line). Reply headers are
@@ -348,6 +349,47 @@ def hostile_main(port):
     h.after('end')
 
 
+def limits_main(port):
+    """A server with maxClientCnxns=2, minSessionTimeout=5000, maxSessionTimeout=8000."""
+    for t in (1, 5000, 6000, 8000, 100000):
+        connect_probe('connect timeout %d ms' % t, port, timeout=t)
+    time.sleep(0.5)  # let the server see those connections closed
+    a = zkraw.session(port, 30000)
+    b = zkraw.session(port, 30000)
+    emit('two sessions from 127.0.0.1: open')
+    # Refused at accept: the client may see EOF, a reset or EPIPE (even from connect()).
+    c = None
+    try:
+        c = zkraw.Conn(port)
+        c.send(connect_req())
+        state, fr, rest = read_replies(c, 3.0, False)
+        emit('third connection from 127.0.0.1: %s, then %s'
+             % ('%d reply frames' % len(fr) if fr else 'no reply', state))
+    except (ConnectionResetError, BrokenPipeError):
+        emit('third connection from 127.0.0.1: no reply, then closed')
+    if c:
+        c.close()
+    # A 4lw connection is a connection too. (Whether the refused client sees an empty answer
+    # or a broken pipe depends on when the close lands: both are "closed, no answer".)
+    try:
+        r = zkraw.fourlw(port, 'ruok').decode() or 'closed, no answer'
+    except (BrokenPipeError, ConnectionResetError):
+        r = 'closed, no answer'
+    emit('ruok with two connections open: %s' % r)
+    a.request('closeSession')
+    a.wait_closed(3.0)
+    a.close()
+    time.sleep(0.5)
+    c = zkraw.Conn(port)
+    try:
+        info = c.connect(30000)
+        emit('after one closed, a new session: timeout=%d' % info['timeout'])
+    except (zkraw.Closed, OSError) as e:
+        emit('after one closed, a new session: %s' % type(e).__name__)
+    c.close()
+    b.close()
+
+
 def main():
     mode, port = sys.argv[1], int(sys.argv[2])
     if mode == '4lw':
@@ -356,6 +398,8 @@ def main():
         restricted_main(port)
     elif mode == 'hostile':
         hostile_main(port)
+    elif mode == 'limits':
+        limits_main(port)
     else:
         sys.exit('unknown mode %s' % mode)
 

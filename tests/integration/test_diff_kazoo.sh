@@ -7,6 +7,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 PORT_BASE=${IT_PORT_BASE:-24010}
+export IT_STATE_DIR=$IT_TMP
 export IT_TICK=1000	# session expiry in the transcript takes 2-3 s instead of 4-6 s
 # Containers and TTL nodes are reaped every checkIntervalMs (default 60 s).
 # super:secret is a superuser (digest of "super:secret").

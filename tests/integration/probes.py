@@ -338,6 +338,28 @@ def hostile_main(port):
     p('auth digest then whoAmI', req(-4, 100, jint(0) + jstr('digest') + jbuf(b'u:p')) +
       req(3, 107), session=True)
     p('closeSession', req(3, -11), session=True, sentinel=False)
+    # Reply zxids: a read or ping answers with the last processed zxid, which after a
+    # successful write is that write's zxid; lastZxidSeen equal to it is accepted, one more
+    # is refused (client-protocol.md §3.2, §4).
+    z = zkraw.session(port, 30000)
+    _, wz, err, _, _ = z.request('create', zkraw.create_body('/hostile-z', b''))
+    _, rz, _, _, _ = z.request('getData', jstr('/hostile-z') + jbool(False))
+    _, pz, _, _, _ = z.request('ping', b'', xid=-2)
+    emit('zxid: create reply %s, then getData reply %s, ping reply %s'
+         % ('Z+' if wz > 0 else wz, 'same' if rz == wz else 'different',
+            'same' if pz == wz else 'different'))
+    _, ez, err, _, _ = z.request('create', zkraw.create_body('/hostile-z', b''))
+    _, rz2, _, _, _ = z.request('getData', jstr('/hostile-z') + jbool(False))
+    emit('zxid: failed create err=%d, its reply zxid %s the last write, next read %s it'
+         % (err, '>' if ez > wz else ('==' if ez == wz else '<'),
+            '==' if rz2 == ez else '!='))
+    # The ping answers with the last zxid; each new session takes one more.
+    _, last, _, _, _ = z.request('ping', b'', xid=-2)
+    connect_probe('connect with lastZxidSeen = last zxid + 1', port, last_zxid=last + 1)
+    _, last, _, _, _ = z.request('ping', b'', xid=-2)
+    connect_probe('connect with lastZxidSeen = last zxid', port, last_zxid=last)
+    z.request('closeSession')
+    z.close()
     # Session establishment variants.
     connect_probe('connect, new client', port)
     connect_probe('connect without readOnly byte (go-zookeeper)', port, ro=None)

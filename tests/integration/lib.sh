@@ -171,8 +171,13 @@ start_server() {
 # stop_server DIR: stops the server; one that had already exited is a failure (a crash), with
 # the end of its log.
 stop_server() {
-	local dir=$1 pid
+	local dir=$1 pid p keep=()
 	pid=$(cat "$dir/pid" 2>/dev/null) || return 0
+	# Forget it first: the EXIT trap must not signal a pid that may be reused later.
+	for p in "${IT_PIDS[@]}"; do
+		[ "$p" = "$pid" ] || keep+=("$p")
+	done
+	IT_PIDS=("${keep[@]}")
 	if ! kill -0 "$pid" 2>/dev/null; then
 		wait "$pid" 2>/dev/null
 		fail "the server in ${dir##*/} exited before it was stopped (status $?); end of its log:"

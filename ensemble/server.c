@@ -20,6 +20,8 @@ static void conn_close(struct conn *c);
 static void conn_pump(struct conn *c);
 static void conn_mark_dirty(struct conn *c);
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *ub);
+static void conn_resume(struct conn *c);
 
 static int64_t wall_ms(void)
 {
@@ -90,11 +92,7 @@ static void write_cb(uv_write_t *req, int status)
 	}
 	if (c->obuf.len || c->close_when_flushed)
 		conn_mark_dirty(c);
-	/* Resume a reader paused for output backpressure. */
-	if (!c->reading && c->state != CONN_CLOSING && c->nqueued < CONN_MAX_QUEUED) {
-		if (uv_read_start((uv_stream_t *)&c->tcp, NULL, read_cb) == 0)
-			c->reading = 1;
-	}
+	conn_resume(c);
 }
 
 static void conn_flush(struct conn *c)
@@ -212,11 +210,7 @@ static void conn_flush_ready(struct conn *c)
 		entry_free(e);
 		conn_mark_dirty(c);
 	}
-	if (!c->reading && c->state == CONN_READY && c->nqueued < CONN_MAX_QUEUED / 2 &&
-	    c->obuf.len < CONN_MAX_OUTPUT && !c->close_when_flushed) {
-		if (uv_read_start((uv_stream_t *)&c->tcp, NULL, read_cb) == 0)
-			c->reading = 1;
-	}
+	conn_resume(c);
 }
 
 /* ---- watches ------------------------------------------------------------------------ */
@@ -1029,11 +1023,71 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *ub)
 	ub->len = c->in.cap - c->in.len;
 }
 
+/*
+ * Parses whole frames from the input buffer and runs them. Stops taking frames while the
+ * connection has CONN_MAX_QUEUED unanswered requests or too much unsent output; the rest
+ * stays buffered and is parsed when conn_resume() finds room (a client that waits for
+ * replies before sending more must not wait for bytes it already sent).
+ */
+static void conn_process_input(struct conn *c)
+{
+	struct zk_server *s = c->srv;
+	size_t off = 0;
+
+	if (c->parsing)
+		return;
+	c->parsing = 1;
+	while (c->in.len - off >= 4 && c->state != CONN_CLOSING &&
+	       c->nqueued < CONN_MAX_QUEUED && c->obuf.len < CONN_MAX_OUTPUT) {
+		int32_t flen = be32_get(c->in.p + off);
+
+		if (flen < 0 || flen > s->cfg->jute_maxbuffer) {
+			log_info("closing %s: frame length %d out of range (jute.maxbuffer %d)",
+				 c->addr, flen, s->cfg->jute_maxbuffer);
+			conn_close(c);
+			break;
+		}
+		if (c->in.len - off - 4 < (size_t)flen) {
+			/* Make room for the whole frame at once. */
+			if (off == 0 && buf_grow(&c->in, (size_t)flen + 4 - c->in.len))
+				conn_close(c);
+			break;
+		}
+		handle_frame(c, c->in.p + off + 4, (size_t)flen);
+		off += 4 + (size_t)flen;
+	}
+	c->parsing = 0;
+	if (c->state == CONN_CLOSING)
+		return;
+	if (off) {
+		memmove(c->in.p, c->in.p + off, c->in.len - off);
+		c->in.len -= off;
+	}
+	conn_pump(c);
+	if (c->state != CONN_CLOSING && c->reading &&
+	    (c->nqueued >= CONN_MAX_QUEUED || c->obuf.len >= CONN_MAX_OUTPUT)) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
+}
+
+/* Reads again (and first parses what is buffered) once the backlog has drained. */
+static void conn_resume(struct conn *c)
+{
+	if (c->reading || c->parsing || c->state != CONN_READY || c->close_when_flushed ||
+	    c->nqueued >= CONN_MAX_QUEUED / 2 || c->obuf.len >= CONN_MAX_OUTPUT / 2)
+		return;
+	if (c->in.len >= 4)
+		conn_process_input(c);
+	if (!c->reading && c->state == CONN_READY && c->nqueued < CONN_MAX_QUEUED &&
+	    c->obuf.len < CONN_MAX_OUTPUT &&
+	    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+		c->reading = 1;
+}
+
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *ub)
 {
 	struct conn *c = container_of(stream, struct conn, tcp);
-	struct zk_server *s = c->srv;
-	size_t off = 0;
 
 	(void)ub;
 	if (nread < 0) {
@@ -1045,38 +1099,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *ub)
 	c->in.len += (size_t)nread;
 	if (conn_try_4lw(c))
 		return;
-	while (c->in.len - off >= 4 && c->state != CONN_CLOSING) {
-		int32_t flen = be32_get(c->in.p + off);
-
-		if (flen < 0 || flen > s->cfg->jute_maxbuffer) {
-			log_info("closing %s: frame length %d out of range (jute.maxbuffer %d)",
-				 c->addr, flen, s->cfg->jute_maxbuffer);
-			conn_close(c);
-			return;
-		}
-		if (c->in.len - off - 4 < (size_t)flen) {
-			/* Make room for the whole frame at once. */
-			if (off == 0 && buf_grow(&c->in, (size_t)flen + 4 - c->in.len)) {
-				conn_close(c);
-				return;
-			}
-			break;
-		}
-		handle_frame(c, c->in.p + off + 4, (size_t)flen);
-		off += 4 + (size_t)flen;
-	}
-	if (c->state == CONN_CLOSING)
-		return;
-	if (off) {
-		memmove(c->in.p, c->in.p + off, c->in.len - off);
-		c->in.len -= off;
-	}
-	conn_pump(c);
-	if (c->state != CONN_CLOSING && c->reading &&
-	    (c->nqueued >= CONN_MAX_QUEUED || c->obuf.len >= CONN_MAX_OUTPUT)) {
-		uv_read_stop(stream);
-		c->reading = 0;
-	}
+	conn_process_input(c);
 }
 
 /* ---- connection lifecycle ------------------------------------------------------------ */

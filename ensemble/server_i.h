@@ -60,6 +60,7 @@ struct conn {
 	int64_t session_id;
 	int32_t timeout;
 	int reading;
+	int parsing;		/* inside conn_process_input (no re-entry from a pump) */
 	struct buf in;
 	struct entry *head, *tail;
 	int32_t nqueued;

@@ -82,7 +82,11 @@ fs_cleanup() {
 	done
 	# zkfs daemons of this script that are still alive (their mounts are gone by now)
 	pkill_own_zkfs
-	[ -n "${FS_WATCHDOG:-}" ] && kill "$FS_WATCHDOG" 2>/dev/null
+	# the watchdog's sleep would keep our stdout open (and a pipe reading it) to its end
+	if [ -n "${FS_WATCHDOG:-}" ]; then
+		pkill -P "$FS_WATCHDOG" sleep 2>/dev/null
+		kill "$FS_WATCHDOG" 2>/dev/null
+	fi
 	if [ "${KEEP_TMP:-0}" = 1 ]; then
 		echo "kept $FS_TMP"
 	else

@@ -138,10 +138,11 @@ static const char *ev_path(const struct zk_node *n)
 	return n->plen ? n->path : "/";
 }
 
-static void emit(const struct apply_ctx *ac, int type, const char *path)
+static void emit(const struct apply_ctx *ac, int type, const char *path,
+		 const struct zk_node *n)
 {
 	if (ac && ac->ev)
-		ac->ev(ac->ctx, type, path);
+		ac->ev(ac->ctx, type, path, node_acl(n));
 }
 
 static uint8_t *inline_data(const struct zk_node *n)
@@ -827,8 +828,8 @@ static int create_node(struct zk_tree *t, const char *path, const uint8_t *data,
 
 	if (stat)
 		node_stat(n, stat);
-	emit(ac, ZEV_CREATED, n->path);
-	emit(ac, ZEV_CHILDREN_CHANGED, ev_path(parent));
+	emit(ac, ZEV_CREATED, n->path, n);
+	emit(ac, ZEV_CHILDREN_CHANGED, ev_path(parent), parent);
 	return 0;
 }
 
@@ -879,9 +880,9 @@ static int delete_node(struct zk_tree *t, const char *path, int64_t zxid, const 
 	t->digest -= node_digest(n);
 	t->data_size -= n->plen + dlen0(n->data_len);
 	index_del(t, n);
+	emit(ac, ZEV_DELETED, n->path, n);
+	emit(ac, ZEV_CHILDREN_CHANGED, ev_path(parent), parent);
 	acl_unref(t, n->acl);
-	emit(ac, ZEV_DELETED, n->path);
-	emit(ac, ZEV_CHILDREN_CHANGED, ev_path(parent));
 	node_free(n);
 	return 0;
 }
@@ -907,7 +908,7 @@ static int set_data(struct zk_tree *t, const char *path, const uint8_t *data, in
 	t->data_size += dlen0(n->data_len) - old_len;
 	if (stat)
 		node_stat(n, stat);
-	emit(ac, ZEV_DATA_CHANGED, path);
+	emit(ac, ZEV_DATA_CHANGED, path, n);
 	return 0;
 }
 

@@ -74,9 +74,12 @@ int tree_reapable(const struct zk_tree *t, int64_t now_ms, struct zk_strvec *out
 
 /*
  * Event sink for watches: called once per event, in Apache's order, while applying.
- * type is ZEV_CREATED / ZEV_DELETED / ZEV_DATA_CHANGED / ZEV_CHILDREN_CHANGED.
+ * type is ZEV_CREATED / ZEV_DELETED / ZEV_DATA_CHANGED / ZEV_CHILDREN_CHANGED; acl is the
+ * ACL of the node the event names (for NodeDeleted, the deleted node's, still valid during
+ * the call), which decides who may hear it (READ, as Apache since CVE-2024-23944).
  */
-typedef void (*tree_event_fn)(void *ctx, int type, const char *path);
+typedef void (*tree_event_fn)(void *ctx, int type, const char *path,
+			      const struct zk_acl_list *acl);
 
 /*
  * Applies txn and fills reply (may be NULL during replay) with err and the op's result

@@ -215,12 +215,16 @@ static void conn_flush_ready(struct conn *c)
 
 /* ---- watches ------------------------------------------------------------------------ */
 
-static void deliver_cb(void *ctx, struct zk_watcher *w, int type, const char *path)
+/* What a triggered watch needs besides the event: the node's ACL, to filter by READ. */
+struct event_ctx {
+	struct zk_server *srv;
+	const struct zk_acl_list *acl;
+};
+
+static void send_event(struct conn *c, int type, const char *path)
 {
-	struct conn *c = container_of(w, struct conn, watcher);
 	struct zk_resp r;
 
-	(void)ctx;
 	if (c->state == CONN_CLOSING)
 		return;
 	memset(&r, 0, sizeof(r));
@@ -236,11 +240,26 @@ static void deliver_cb(void *ctx, struct zk_watcher *w, int type, const char *pa
 	conn_mark_dirty(c);
 }
 
-static void tree_event_cb(void *ctx, int type, const char *path)
+/*
+ * A watch fired. Debian's 3.8.0 carries the fix for CVE-2024-23944 (3.8.4's ZOOKEEPER-4799):
+ * a connection hears an event only if it may READ the node (for NodeDeleted the node as it
+ * was, for NodeChildrenChanged the parent). The watch is consumed either way, as in Apache.
+ */
+static void deliver_cb(void *ctx, struct zk_watcher *w, int type, const char *path)
 {
-	struct zk_server *s = ctx;
+	struct event_ctx *ec = ctx;
+	struct conn *c = container_of(w, struct conn, watcher);
 
-	watches_trigger(s->watches, type, path, deliver_cb, s);
+	if (ec->acl && !ec->srv->cfg->skip_acl && acl_check(ec->acl, ZPERM_READ, &c->ids))
+		return;
+	send_event(c, type, path);
+}
+
+static void tree_event_cb(void *ctx, int type, const char *path, const struct zk_acl_list *acl)
+{
+	struct event_ctx ec = { ctx, acl };
+
+	watches_trigger(((struct zk_server *)ctx)->watches, type, path, deliver_cb, &ec);
 }
 
 /* ---- session helpers ----------------------------------------------------------------- */
@@ -624,23 +643,23 @@ static void do_setwatches(struct conn *c, const struct zk_req *q, struct zk_resp
 			switch (k) {
 			case 0:	/* data */
 				if (!n)
-					deliver_cb(s, &c->watcher, ZEV_DELETED, path);
+					send_event(c, ZEV_DELETED, path);
 				else if (st.mzxid > q->rel_zxid)
-					deliver_cb(s, &c->watcher, ZEV_DATA_CHANGED, path);
+					send_event(c, ZEV_DATA_CHANGED, path);
 				else
 					watches_add(s->watches, path, WATCH_DATA, &c->watcher);
 				break;
 			case 1:	/* exist */
 				if (n)
-					deliver_cb(s, &c->watcher, ZEV_CREATED, path);
+					send_event(c, ZEV_CREATED, path);
 				else
 					watches_add(s->watches, path, WATCH_EXIST, &c->watcher);
 				break;
 			case 2:	/* child */
 				if (!n)
-					deliver_cb(s, &c->watcher, ZEV_DELETED, path);
+					send_event(c, ZEV_DELETED, path);
 				else if (st.pzxid > q->rel_zxid)
-					deliver_cb(s, &c->watcher, ZEV_CHILDREN_CHANGED, path);
+					send_event(c, ZEV_CHILDREN_CHANGED, path);
 				else
 					watches_add(s->watches, path, WATCH_CHILD, &c->watcher);
 				break;

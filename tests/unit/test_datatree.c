@@ -24,7 +24,7 @@ struct event {
 static struct event evs[64];
 static int nev;
 
-static void ev_cb(void *ctx, int type, const char *path)
+static void ev_cb(void *ctx, int type, const char *path, const struct zk_acl_list *acl)
 {
 	(void)ctx;
 	if (nev < 64) {

@@ -11,9 +11,10 @@
  * RELEASE when nothing was written (": > f"). A FLUSH with no writes behind it commits
  * nothing.
  *
- * Own changes vs remote ones: before sending a write we register the events it will cause
- * (expect_add); the server sends those events before the write's reply, so the watch
- * callback consumes them and only replays the changes of other clients.
+ * Own changes vs remote ones: before sending a write through the plain tree we register the
+ * events it will cause (expect_for); the server sends those events before the write's reply,
+ * so the watch callback consumes them and only replays the other changes (other clients',
+ * and ours made through a view, which the kernel saw under the view's name only).
  */
 #include "zkfs.h"
 
@@ -129,8 +130,11 @@ int shown_as_dir(int view, const struct zk_stat *st, int null_data)
 	case V_NONE:
 		return st->num_children > 0 || null_data;
 	case V_EPH: case V_SEQ: case V_EPHSEQ:
-		/* existing nodes are path components of a create */
-		return 1;
+		/* existing nodes are path components of a create, including the empty leaves
+		 * kazoo's ensure_path leaves behind; a leaf with data (or an ephemeral, which
+		 * cannot have children) is a file, so an O_EXCL create of it is EEXIST */
+		return st->num_children > 0 || null_data ||
+		       (st->data_length == 0 && st->ephemeral_owner == 0);
 	default:
 		return st->num_children > 0;
 	}
@@ -228,6 +232,16 @@ struct zexpect *expect_add(int type, const char *path)
 	e->next = g_fs->expects;
 	g_fs->expects = e;
 	return e;
+}
+
+/*
+ * Only changes made through the plain tree announce themselves there: one made through a
+ * view (.ephemeral/x, .version/N/x, .data/x) shows in the kernel under the view's name only,
+ * so a watcher of the plain tree on this same mount gets it replayed like a remote change.
+ */
+static struct zexpect *expect_for(int view, int type, const char *path)
+{
+	return view == V_NONE ? expect_add(type, path) : NULL;
 }
 
 void expect_remove(struct zexpect *e)
@@ -861,7 +875,7 @@ static int pub_send(struct pub *p)
 	struct zfh *fh = p->fh;
 	int32_t version = fh->view == V_VERSION || fh->append ? fh->base_version : -1;
 
-	p->ex = expect_add(ZEV_DATA_CHANGED, fh->path);
+	p->ex = expect_for(fh->view, ZEV_DATA_CHANGED, fh->path);
 	if (zkc_set_data(g_fs->zk, fh->path, p->data, (int32_t)p->len, version, pub_cb, p)) {
 		expect_remove(p->ex);
 		return -1;
@@ -1359,7 +1373,7 @@ static void release_published(int err, void *arg)
 		log_warn("writing '%s' at close failed: %s", fh->path, strerror(err));
 	if (fh->ephemeral) {
 		fh->ephemeral = 0;
-		q->ex = expect_add(ZEV_DELETED, fh->path);
+		q->ex = expect_for(fh->view, ZEV_DELETED, fh->path);
 		if (zkc_delete(g_fs->zk, fh->path, -1, release_deleted, q) == 0)
 			return;
 		expect_remove(q->ex);
@@ -1579,7 +1593,7 @@ static void do_create(fuse_req_t req, struct zinode *p, char *path, int is_dir,
 		q->fi = *fi;
 		q->has_fi = 1;
 	}
-	q->ex = expect_add(seq ? ZEV_CREATED + 100 : ZEV_CREATED, path);
+	q->ex = expect_for(q->view, seq ? ZEV_CREATED + 100 : ZEV_CREATED, path);
 	if (zkc_create(g_fs->zk, path, "", is_dir ? -1 : 0, NULL, flags, create_cb, q)) {
 		expect_remove(q->ex);
 		free(q->path);
@@ -1718,7 +1732,7 @@ static void do_delete(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	q->req = req;
-	q->ex = expect_add(ZEV_DELETED, q->path);
+	q->ex = expect_for(p->view, ZEV_DELETED, q->path);
 	if (zkc_delete(g_fs->zk, q->path, -1, delete_cb, q)) {
 		expect_remove(q->ex);
 		free(q->path);
@@ -1948,6 +1962,7 @@ struct truncq {
 	fuse_ino_t ino;
 	off_t size;
 	char *path;
+	int view;
 	struct zexpect *ex;
 };
 
@@ -1992,7 +2007,7 @@ static void trunc_get_cb(struct zkc *c, int rc, const struct zk_resp *r, void *a
 		goto fail;
 	}
 	memcpy(nd, r->data, cur < (size_t)q->size ? cur : (size_t)q->size);
-	q->ex = expect_add(ZEV_DATA_CHANGED, q->path);
+	q->ex = expect_for(q->view, ZEV_DATA_CHANGED, q->path);
 	rc = zkc_set_data(g_fs->zk, q->path, nd, (int32_t)q->size, r->stat.version, trunc_set_cb, q);
 	free(nd);
 	if (rc == 0)
@@ -2071,6 +2086,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		}
 		q->req = req;
 		q->ino = ino;
+		q->view = in->view;
 		q->size = attr->st_size;
 		if (zkc_get_data(g_fs->zk, q->path, 0, trunc_get_cb, q)) {
 			free(q->path);
@@ -2592,7 +2608,7 @@ void zkfs_recreate_ephemerals(void)
 		memcpy(d, fh->data ? fh->data : (uint8_t *)"", fh->len);
 		if (fh->append && fh->app_len)
 			memcpy(d + fh->len, fh->app, fh->app_len);
-		q->ex = expect_add(ZEV_CREATED, fh->path);
+		q->ex = expect_for(fh->view, ZEV_CREATED, fh->path);
 		log_info("re-creating ephemeral '%s' in the new session", fh->path);
 		if (zkc_create(g_fs->zk, fh->path, d, (int32_t)len, NULL, ZMODE_EPHEMERAL,
 			       recreate_cb, q)) {

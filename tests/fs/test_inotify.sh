@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # zkfs turns remote changes into inotify events: another client's create, set and delete are
 # seen by inotifywait (on the directory and on the file) within 1 s, and a reader woken by
-# the event reads the new data. Changes made through the mount are not replayed twice.
+# the event reads the new data. Changes made through the mount are not replayed twice;
+# changes made through a view (.ephemeral/, .version/) are replayed into the plain tree.
 # timeout: 240
 . "$(dirname "$0")/lib.sh"
 
@@ -58,4 +59,18 @@ echo local > "$M/w/mine"
 sleep 0.5
 expect_eq "local create is one IN_CREATE" "1" "$(grep -c '^CREATE mine$' "$LOG")"
 expect_eq "local write is one IN_MODIFY" "1" "$(grep -c '^MODIFY mine$' "$LOG")"
+
+# changes made through a view on this same mount reach a watcher of the plain tree
+: > "$LOG"
+exec 7> "$M/.ephemeral/w/eph"
+check "create through .ephemeral/: IN_CREATE in the plain directory" wait_for 1 seen "^CREATE eph$"
+exec 7>&-
+check "its delete at close: IN_DELETE in the plain directory" wait_for 2 seen "^DELETE eph$"
+echo 5 > "$M/w/cas"
+v=$(getfattr --absolute-names --only-values -n user.zk.dataVersion "$M/w/cas")
+sleep 0.3
+: > "$LOG"
+printf 6 > "$M/.version/$v/w/cas"
+check "write through .version/: IN_MODIFY on the plain file" wait_for 1 seen "^MODIFY cas$"
+expect_eq "plain file reads the new data" "6" "$(cat "$M/w/cas")"
 finish

@@ -387,7 +387,9 @@ static int run(struct zkfs *fs, int report_fd)
 	uv_signal_init(fs->loop, &fs->sigterm);
 	uv_signal_start(&fs->sigint, signal_cb, SIGINT);
 	uv_signal_start(&fs->sigterm, signal_cb, SIGTERM);
-	log_info("mounted %s%s on %s", fs->o.servers, fs->o.root, fs->o.mountpoint);
+	/* a daemon says nothing on success, like mount(8) */
+	if (fs->o.foreground)
+		log_info("mounted %s%s on %s", fs->o.servers, fs->o.root, fs->o.mountpoint);
 	if (report_fd >= 0) {
 		int nul = open("/dev/null", O_RDWR);
 

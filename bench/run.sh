@@ -96,7 +96,11 @@ for n in $clients; do
 done
 
 echo
-echo "== $nodes znodes of 100 bytes: memory and restart"
+echo "== $nodes znodes of 100 bytes on fresh servers: memory and restart"
+stop apache; stop ours
+rm -rf "$work/apache/data" "$work/ours/data"
+start apache > /dev/null
+start ours > /dev/null
 for k in apache ours; do
 	"$work/zkload" fill "127.0.0.1:${PORT[$k]}" "$nodes" /fill
 done

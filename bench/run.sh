@@ -46,7 +46,7 @@ CFG
 	local t0; t0=$(date +%s.%N)
 	for _ in $(seq 1 600); do
 		if srvr "$port" | grep -q '^Mode'; then
-			awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.3f\n", a - b}'
+			awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.3f\n", a - b}' > "$dir/started"
 			return 0
 		fi
 		sleep 0.05
@@ -78,8 +78,8 @@ dd if=/dev/zero of="$work/fsync.test" bs=4k count=300 oflag=dsync 2>&1 | tail -1
 	awk '{printf "300 synchronous 4 KiB writes in %s s: %.2f ms per fsync\n", $(NF-3), $(NF-3)*1000/300}'
 rm -f "$work/fsync.test"
 
-start apache > /dev/null
-start ours > /dev/null
+start apache
+start ours
 echo
 echo "== acknowledged creates/s of 100-byte znodes, ${secs}s per point"
 printf "%-8s %12s %12s %8s %14s %14s\n" clients apache ours ratio "apache p99us" "ours p99us"
@@ -99,15 +99,17 @@ echo
 echo "== $nodes znodes of 100 bytes on fresh servers: memory and restart"
 stop apache; stop ours
 rm -rf "$work/apache/data" "$work/ours/data"
-start apache > /dev/null
-start ours > /dev/null
+start apache
+start ours
 for k in apache ours; do
 	"$work/zkload" fill "127.0.0.1:${PORT[$k]}" "$nodes" /fill
 done
 ra=$(rss_kb "${PID[apache]}"); ro=$(rss_kb "${PID[ours]}")
 printf "RSS:      apache %6d MB   ours %6d MB   ratio %s\n" $((ra / 1024)) $((ro / 1024)) "$(ratio "$ro" "$ra")"
 stop apache; stop ours
-ta=$(start apache); to=$(start ours)
+# Started in this shell (not in $(...)), so the exit trap still knows their pids.
+start apache; start ours
+ta=$(cat "$work/apache/started"); to=$(cat "$work/ours/started")
 printf "restart (process start to serving): apache %.2f s   ours %.2f s\n" "$ta" "$to"
 ca=$("$work/zkload" count "127.0.0.1:${PORT[apache]}" /fill)
 co=$("$work/zkload" count "127.0.0.1:${PORT[ours]}" /fill)

@@ -1191,6 +1191,238 @@ static void test_apache_fixture(void **state)
 	tree_free(t);
 }
 
+/* ---- quotas ----------------------------------------------------------------------------- */
+
+static void set_data(struct zk_tree *tr, int64_t zxid, const char *path, const char *data)
+{
+	struct zk_txn t;
+
+	hdr(&t, ZOP_SETDATA, zxid, 1000 + zxid);
+	op_setdata(&t, path, data, 1);
+	assert_int_equal(apply(tr, &t, NULL), 0);
+}
+
+static void assert_data(struct zk_tree *tr, const char *path, const char *want)
+{
+	const struct zk_node *n = tree_lookup(tr, path);
+	const uint8_t *d;
+	int32_t len;
+
+	assert_non_null(n);
+	d = node_data(n, &len);
+	assert_int_equal(len, (int32_t)strlen(want));
+	assert_memory_equal(d, want, strlen(want));
+}
+
+/* zkCli's setquota: the quota node, its limits, then its stats (Apache's order). */
+static void set_quota(struct zk_tree *tr, int64_t zxid, const char *path)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "/zookeeper/quota%s", path);
+	if (!tree_lookup(tr, p))
+		assert_int_equal(create(tr, zxid, p, "", 0), 0);
+	snprintf(p, sizeof(p), "/zookeeper/quota%s/zookeeper_limits", path);
+	assert_int_equal(create(tr, zxid + 1, p, "count=5,bytes=-1", 0), 0);
+	snprintf(p, sizeof(p), "/zookeeper/quota%s/zookeeper_stats", path);
+	assert_int_equal(create(tr, zxid + 2, p, "count=0,bytes=0", 0), 0);
+}
+
+/*
+ * Creating the stats node counts the subtree; creates, setData and deletes under the quota
+ * rewrite it in place (no version change, no event); other paths leave it alone.
+ */
+static void test_quota_stats_follow_changes(void **state)
+{
+	struct zk_tree *t = tree_new(), *plain = tree_new(), *t2;
+	const char *sp = "/zookeeper/quota/q/zookeeper_stats";
+	struct zk_resp r;
+	struct zk_txn x;
+	struct zk_stat before, after;
+
+	(void)state;
+	assert_int_equal(create(t, 2, "/q", NULL, 0), 0);
+	assert_int_equal(create(t, 3, "/q/a", "xy", 0), 0);
+	assert_int_equal(create(t, 4, "/qq", "zzzz", 0), 0);
+	/* The create reply's stat is the stats node as created, before the rewrite. */
+	assert_int_equal(create(t, 10, "/zookeeper/quota/q", "", 0), 0);
+	assert_int_equal(create(t, 11, "/zookeeper/quota/q/zookeeper_limits", "count=5,bytes=-1", 0), 0);
+	hdr(&x, ZOP_CREATE2, 12, 1012);
+	op_create(&x, ZOP_CREATE2, sp, "count=0,bytes=0", 0, 3);
+	assert_int_equal(apply(t, &x, &r), 0);
+	assert_int_equal(r.stat.data_length, 15);
+	zk_resp_release(&r);
+	assert_data(t, sp, "count=2,bytes=2");
+	before = stat_of(t, sp);
+
+	nev = 0;
+	assert_int_equal(create(t, 13, "/q/b", "abc", 0), 0);
+	assert_int_equal(nev, 2);
+	check_event(0, ZEV_CREATED, "/q/b");
+	check_event(1, ZEV_CHILDREN_CHANGED, "/q");
+	assert_data(t, sp, "count=3,bytes=5");
+	nev = 0;
+	set_data(t, 14, "/q/b", "a");
+	assert_int_equal(nev, 1);
+	assert_data(t, sp, "count=3,bytes=3");
+	set_data(t, 15, "/q", "12345");
+	assert_data(t, sp, "count=3,bytes=8");
+	assert_int_equal(create(t, 16, "/q/a/deep", "", 0), 0);
+	assert_data(t, sp, "count=4,bytes=8");
+	assert_int_equal(del(t, 17, "/q/b"), 0);
+	assert_data(t, sp, "count=3,bytes=7");
+	/* "/qq" shares the prefix string but not the component. */
+	assert_int_equal(create(t, 18, "/qq/x", "abc", 0), 0);
+	set_data(t, 19, "/qq", "");
+	assert_data(t, sp, "count=3,bytes=7");
+	after = stat_of(t, sp);
+	assert_int_equal(before.version, after.version);
+	assert_int_equal(before.mzxid, after.mzxid);
+	assert_int_equal(before.mtime, after.mtime);
+	assert_int_equal(before.cversion, after.cversion);
+
+	/* Nodes under /zookeeper/ contribute nothing to the digest, stats rewrites included. */
+	assert_int_equal(create(plain, 2, "/q", NULL, 0), 0);
+	assert_int_equal(create(plain, 3, "/q/a", "xy", 0), 0);
+	assert_int_equal(create(plain, 4, "/qq", "zzzz", 0), 0);
+	assert_int_equal(create(plain, 13, "/q/b", "abc", 0), 0);
+	set_data(plain, 14, "/q/b", "a");
+	set_data(plain, 15, "/q", "12345");
+	assert_int_equal(create(plain, 16, "/q/a/deep", "", 0), 0);
+	assert_int_equal(del(plain, 17, "/q/b"), 0);
+	assert_int_equal(create(plain, 18, "/qq/x", "abc", 0), 0);
+	set_data(plain, 19, "/qq", "");
+	assert_int_equal(tree_digest(t), tree_digest(plain));
+
+	/* Data size and digest agree with a tree rebuilt from the snapshot. */
+	t2 = reload(t);
+	assert_same_tree(t, t2);
+	tree_free(t2);
+	tree_free(plain);
+	tree_free(t);
+}
+
+/* The longest quota'd prefix counts; deleting a limits node hands the subtree back up. */
+static void test_quota_nested_and_removed(void **state)
+{
+	struct zk_tree *t = tree_new();
+	const char *sq = "/zookeeper/quota/q/zookeeper_stats";
+	const char *sa = "/zookeeper/quota/q/a/zookeeper_stats";
+
+	(void)state;
+	assert_int_equal(create(t, 2, "/q", "", 0), 0);
+	assert_int_equal(create(t, 3, "/q/a", "", 0), 0);
+	set_quota(t, 10, "/q");
+	set_quota(t, 20, "/q/a");
+	assert_data(t, sq, "count=2,bytes=0");
+	assert_data(t, sa, "count=1,bytes=0");
+	assert_int_equal(create(t, 30, "/q/a/x", "1234", 0), 0);
+	assert_data(t, sq, "count=2,bytes=0");
+	assert_data(t, sa, "count=2,bytes=4");
+	assert_int_equal(create(t, 31, "/q/y", "1", 0), 0);
+	assert_data(t, sq, "count=3,bytes=1");
+	/* A quota on a path that does not exist yet counts its creation. */
+	set_quota(t, 40, "/later");
+	assert_data(t, "/zookeeper/quota/later/zookeeper_stats", "count=0,bytes=0");
+	assert_int_equal(create(t, 43, "/later", "abc", 0), 0);
+	assert_data(t, "/zookeeper/quota/later/zookeeper_stats", "count=1,bytes=3");
+
+	/* delquota: limits and stats go; /q/a's changes now count for /q. */
+	assert_int_equal(del(t, 50, "/zookeeper/quota/q/a/zookeeper_limits"), 0);
+	assert_int_equal(del(t, 51, sa), 0);
+	assert_int_equal(create(t, 52, "/q/a/z", "22", 0), 0);
+	assert_data(t, sq, "count=4,bytes=3");
+	/* With the limits gone but the stats node left, nothing counts any more. */
+	assert_int_equal(del(t, 53, "/zookeeper/quota/q/zookeeper_limits"), 0);
+	assert_int_equal(create(t, 54, "/q/w", "", 0), 0);
+	assert_data(t, sq, "count=4,bytes=3");
+	tree_free(t);
+}
+
+/*
+ * StatsTrack's text: extra keys survive sorted after "=", missing values count from -1,
+ * and text Apache cannot parse is left as it is.
+ */
+static void test_quota_stats_text(void **state)
+{
+	struct zk_tree *t = tree_new();
+	const char *sp = "/zookeeper/quota/q/zookeeper_stats";
+
+	(void)state;
+	assert_int_equal(create(t, 2, "/q", "", 0), 0);
+	set_quota(t, 10, "/q");
+	set_data(t, 20, sp, "count=1,bytes=2=;countHardLimit=5;byteHardLimit=7");
+	assert_int_equal(create(t, 21, "/q/a", "xyz", 0), 0);
+	assert_data(t, sp, "count=2,bytes=5=;byteHardLimit=7;countHardLimit=5");
+	set_data(t, 22, sp, "");
+	assert_int_equal(create(t, 23, "/q/b", "xyz", 0), 0);
+	assert_data(t, sp, "count=0,bytes=2");
+	set_data(t, 24, sp, "bytes=10;;count==1,x==3,count=7,");
+	assert_int_equal(create(t, 25, "/q/c", "", 0), 0);
+	assert_data(t, sp, "count=8,bytes=10=;x=-1");
+	set_data(t, 26, sp, "count=,bytes=1");
+	assert_int_equal(create(t, 27, "/q/d", "", 0), 0);
+	assert_data(t, sp, "count=,bytes=1");
+	set_data(t, 26, sp, ",count=1");
+	assert_int_equal(del(t, 27, "/q/d"), 0);
+	assert_data(t, sp, ",count=1");
+	set_data(t, 26, sp, "=5,count=1");
+	assert_int_equal(create(t, 27, "/q/d", "", 0), 0);
+	assert_data(t, sp, "count=2,bytes=-1=;=5");
+	set_data(t, 26, sp, "garbage");
+	assert_int_equal(del(t, 27, "/q/d"), 0);
+	assert_data(t, sp, "garbage");
+	set_data(t, 28, sp, "count=1,bytes=99999999999999999999");
+	assert_int_equal(create(t, 29, "/q/d", "", 0), 0);
+	assert_data(t, sp, "count=1,bytes=99999999999999999999");
+	tree_free(t);
+}
+
+/*
+ * A snapshot load rebuilds the quota'd set from the limit nodes and recounts every stats
+ * node; blank path components are ignored as PathTrie does.
+ */
+static void test_quota_snapshot_rebuild(void **state)
+{
+	struct zk_tree *t = tree_new(), *t2;
+	const char *sp = "/zookeeper/quota/q/zookeeper_stats";
+
+	(void)state;
+	assert_int_equal(create(t, 2, "/q", "ab", 0), 0);
+	assert_int_equal(create(t, 3, "/q/a", "c", 0), 0);
+	assert_int_equal(create(t, 4, "/r", "", 0), 0);
+	set_quota(t, 10, "/q");
+	/* A stale count (as a fuzzy snapshot may hold) is corrected on load. */
+	set_data(t, 20, sp, "count=99,bytes=99");
+	assert_int_equal(create(t, 21, "/zookeeper/quota/ ", "", 0), 0);
+	assert_int_equal(create(t, 22, "/zookeeper/quota/ /r", "", 0), 0);
+	assert_int_equal(create(t, 23, "/zookeeper/quota/ /r/zookeeper_stats", "", 0), 0);
+	assert_int_equal(create(t, 24, "/zookeeper/quota/ /r/zookeeper_limits", "count=1", 0), 0);
+	/* The stats node was created first: it counted "/ /r", which does not exist. */
+	assert_data(t, "/zookeeper/quota/ /r/zookeeper_stats", "count=0,bytes=0");
+
+	t2 = reload(t);
+	assert_data(t2, sp, "count=2,bytes=3");
+	assert_int_equal(create(t2, 30, "/q/b", "1234", 0), 0);
+	assert_data(t2, sp, "count=3,bytes=7");
+	/* "/ /r" is "/r" to the trie, whose stats node lives at statPath("/r"): missing. */
+	assert_int_equal(create(t2, 31, "/r/x", "1", 0), 0);
+	assert_data(t2, "/zookeeper/quota/ /r/zookeeper_stats", "count=0,bytes=0");
+	assert_int_equal(create(t2, 32, "/zookeeper/quota/r", "", 0), 0);
+	assert_int_equal(create(t2, 33, "/zookeeper/quota/r/zookeeper_stats", "", 0), 0);
+	assert_data(t2, "/zookeeper/quota/r/zookeeper_stats", "count=2,bytes=1");
+	assert_int_equal(create(t2, 34, "/r/y", "22", 0), 0);
+	assert_data(t2, "/zookeeper/quota/r/zookeeper_stats", "count=3,bytes=3");
+	/* A tree without limit nodes loads with no quotas. */
+	tree_free(t);
+	t = tree_new();
+	t2 = (tree_free(t2), reload(t));
+	assert_int_equal(create(t2, 2, "/q", "", 0), 0);
+	assert_same_tree(t2, t2);
+	tree_free(t2);
+	tree_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1215,6 +1447,10 @@ int main(void)
 		cmocka_unit_test(test_set_config),
 		cmocka_unit_test(test_odd_txns),
 		cmocka_unit_test(test_apache_fixture),
+		cmocka_unit_test(test_quota_stats_follow_changes),
+		cmocka_unit_test(test_quota_nested_and_removed),
+		cmocka_unit_test(test_quota_stats_text),
+		cmocka_unit_test(test_quota_snapshot_rebuild),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

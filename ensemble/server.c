@@ -572,20 +572,32 @@ static int read_path_err(const struct zk_req *q, int nul_err)
 	return 0;
 }
 
-static void do_getdata(struct conn *c, const struct zk_req *q, struct zk_resp *r, int watch)
+/* The node a read names, if it exists and the connection holds perm on it (perm 0: no
+ * check); else NULL with r->err set. */
+static const struct zk_node *read_lookup(struct conn *c, const struct zk_req *q, int32_t perm,
+					 struct zk_resp *r)
 {
 	const struct zk_node *n;
-	const uint8_t *d;
-	int32_t len;
 
 	if ((r->err = read_path_err(q, ZNONODE)))
-		return;
+		return NULL;
 	n = tree_lookup(c->srv->tree, q->path);
 	if (!n) {
 		r->err = ZNONODE;
-		return;
+		return NULL;
 	}
-	if ((r->err = check_perm(c, n, ZPERM_READ)))
+	if (perm && (r->err = check_perm(c, n, perm)))
+		return NULL;
+	return n;
+}
+
+static void do_getdata(struct conn *c, const struct zk_req *q, struct zk_resp *r, int watch)
+{
+	const struct zk_node *n = read_lookup(c, q, ZPERM_READ, r);
+	const uint8_t *d;
+	int32_t len;
+
+	if (!n)
 		return;
 	d = node_data(n, &len);
 	r->data_len = len;
@@ -603,16 +615,9 @@ static void do_getdata(struct conn *c, const struct zk_req *q, struct zk_resp *r
 
 static void do_getchildren(struct conn *c, const struct zk_req *q, struct zk_resp *r, int watch)
 {
-	const struct zk_node *n;
+	const struct zk_node *n = read_lookup(c, q, ZPERM_READ, r);
 
-	if ((r->err = read_path_err(q, ZNONODE)))
-		return;
-	n = tree_lookup(c->srv->tree, q->path);
-	if (!n) {
-		r->err = ZNONODE;
-		return;
-	}
-	if ((r->err = check_perm(c, n, ZPERM_READ)))
+	if (!n)
 		return;
 	r->children.n = 0;
 	if (node_children(n, &r->children)) {
@@ -734,14 +739,7 @@ static void do_read(struct conn *c, struct entry *e, struct zk_resp *r)
 		do_getchildren(c, q, r, q->watch);
 		break;
 	case ZOP_GETACL:
-		if ((r->err = read_path_err(q, ZNONODE)))
-			break;
-		n = tree_lookup(s->tree, q->path);
-		if (!n) {
-			r->err = ZNONODE;
-			break;
-		}
-		if ((r->err = check_perm(c, n, ZPERM_READ | ZPERM_ADMIN)))
+		if (!(n = read_lookup(c, q, ZPERM_READ | ZPERM_ADMIN, r)))
 			break;
 		zk_acl_list_copy(&r->acl, node_acl(n));
 		if (check_perm(c, n, ZPERM_ADMIN))
@@ -752,14 +750,7 @@ static void do_read(struct conn *c, struct entry *e, struct zk_resp *r)
 		r->path = q->path ? strdup(q->path) : NULL;
 		break;
 	case ZOP_GETALLCHILDRENNUMBER:
-		if ((r->err = read_path_err(q, ZNONODE)))
-			break;
-		n = tree_lookup(s->tree, q->path);
-		if (!n) {
-			r->err = ZNONODE;
-			break;
-		}
-		if ((r->err = check_perm(c, n, ZPERM_READ)))
+		if (!(n = read_lookup(c, q, ZPERM_READ, r)))
 			break;
 		r->number = node_descendants(s->tree, n);
 		break;

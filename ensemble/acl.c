@@ -251,9 +251,10 @@ int acl_fixup(const struct zk_acl_list *in, const struct zk_ids *ids, struct zk_
 		return ZINVALIDACL;
 	int32_t *order = malloc(sizeof(*order) * (size_t)(ids->n + 1));
 
+	int ordered = 0;	/* the order costs a hash per identity: only "auth" needs it */
+
 	if (!order)
 		return ZSYSTEMERROR;
-	ids_order(ids, order);
 	out->v = calloc((size_t)in->n * (size_t)(ids->n + 1), sizeof(*out->v));
 	if (!out->v) {
 		free(order);
@@ -286,6 +287,10 @@ int acl_fixup(const struct zk_acl_list *in, const struct zk_ids *ids, struct zk_
 		} else if (!strcmp(a->id.scheme, "auth")) {
 			int any = 0;
 
+			if (!ordered) {
+				ids_order(ids, order);
+				ordered = 1;
+			}
 			for (k = 0; k < ids->n; k++) {
 				const struct zk_id *id = &ids->v[order[k]];
 

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -335,8 +336,6 @@ struct log_job {
 	struct zk_storage *st;		/* NULL once orphaned by storage_close/abandon */
 	struct vfs *vfs;
 	struct vfs_file *f;		/* NULL: create path */
-	char path[PATH_LEN];
-	char dir[PATH_LEN];
 	int force_sync;
 	int64_t off;			/* where data goes */
 	int64_t size_before;		/* file size known before the batch */
@@ -347,6 +346,9 @@ struct log_job {
 	int rc;				/* 0 or -errno */
 	int cut_ok;			/* after a failure: the file is back at `off` */
 	int64_t fsyncs;
+	/* The big strings last: a batch zeroes only the fields above (one per fsync). */
+	char path[PATH_LEN];
+	char dir[PATH_LEN];
 	char errmsg[PATH_LEN + 128];
 };
 
@@ -498,9 +500,12 @@ static struct log_job *batch_new(struct zk_storage *st)
 
 	if (st->queue.len == 0 || st->broken)
 		return NULL;
-	j = calloc(1, sizeof(*j));
+	j = malloc(sizeof(*j));
 	if (!j)
 		return NULL;
+	memset(j, 0, offsetof(struct log_job, path));
+	j->path[0] = 0;
+	j->errmsg[0] = 0;
 	j->base.work = log_work;
 	j->base.done = log_done;
 	j->st = st;

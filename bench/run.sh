@@ -115,3 +115,4 @@ ca=$("$work/zkload" count "127.0.0.1:${PORT[apache]}" /fill)
 co=$("$work/zkload" count "127.0.0.1:${PORT[ours]}" /fill)
 echo "znodes under /fill after restart: apache $ca, ours $co"
 [ "$co" = "$nodes" ] || { echo "bench: ours lost znodes across restart" >&2; exit 1; }
+"$top/bench/zkfs.sh"

@@ -81,7 +81,9 @@ EOF
 		>>"$log" 2>&1 &
 	zk_pid=$!
 	for i in $(seq 1 150); do
-		if [[ $(exec 3<>/dev/tcp/127.0.0.1/"$port" && echo ruok >&3 && cat <&3) == imok ]] \
+		# srvr, not ruok: ruok answers before the database is loaded, and the digest
+		# checks below need Apache to have read the whole log.
+		if [[ $(exec 3<>/dev/tcp/127.0.0.1/"$port" && echo srvr >&3 && cat <&3) == *"Mode: "* ]] \
 			2>/dev/null; then
 			return 0
 		fi

@@ -1171,9 +1171,14 @@ static int replay_logs(struct zk_storage *st, struct replay *r, char *errmsg, si
 		snprintf(errmsg, errlen, "list %s: %s", st->log_dir, strerror(-rc));
 		return ZSYSTEMERROR;
 	}
-	/* Start with the file holding snap_zxid + 1: the largest start zxid <= it. */
+	/*
+	 * Start with the file holding the snapshot's zxid, the largest start zxid <= it, as
+	 * Apache's FileTxnIterator does (it takes every file from snap_zxid + 1 on plus the
+	 * one before): its records up to the snapshot are not replayed, but their checksums
+	 * are checked, so damage there is refused as Apache refuses it.
+	 */
 	for (i = 0; i < n; i++)
-		if (logs[i].zxid <= r->snap_zxid + 1)
+		if (logs[i].zxid <= r->snap_zxid)
 			start = i;
 	for (i = start; i < n; i++) {
 		char path[PATH_LEN];
@@ -1188,7 +1193,7 @@ static int replay_logs(struct zk_storage *st, struct replay *r, char *errmsg, si
 			goto out;
 		}
 		r->path = path;
-		rc = txnlog_scan(f, path, replay_rec, r, &res, errmsg, errlen);
+		rc = txnlog_scan_after(f, path, r->snap_zxid, replay_rec, r, &res, errmsg, errlen);
 		if (rc == 0 && res.state == TXNLOG_TORN)
 			rc = repair_log(st, f, path, &res, errmsg, errlen);
 		if (rc == 0 && res.state == TXNLOG_CLEAN && res.nrecords == 0) {

@@ -99,7 +99,7 @@ static const uint8_t *win_get(struct win *w, int64_t off, size_t n)
 
 /* ---- one record ---------------------------------------------------------------------- */
 
-enum rec { REC_OK, REC_END, REC_BAD, REC_PARTIAL, REC_IOERR };
+enum rec { REC_OK, REC_SKIP, REC_END, REC_BAD, REC_PARTIAL, REC_IOERR };
 
 struct rec_info {
 	int32_t len;		/* payload length as stored */
@@ -107,8 +107,13 @@ struct rec_info {
 	const char *why;
 };
 
-/* Checks the record at off; on REC_OK with t != NULL, *t holds the decoded txn. */
-static enum rec rec_check(struct win *w, int64_t off, struct zk_txn *t, struct rec_info *ri)
+/*
+ * Checks the record at off; on REC_OK with t != NULL, *t holds the decoded txn. A record
+ * whose header zxid is <= skip_upto is checked (length, EOR, checksum, a whole TxnHeader)
+ * but not decoded: REC_SKIP, *t untouched.
+ */
+static enum rec rec_check(struct win *w, int64_t off, struct zk_txn *t, struct rec_info *ri,
+			  int64_t skip_upto)
 {
 	const uint8_t *h, *pl;
 	int64_t left = w->size - off;
@@ -164,6 +169,8 @@ static enum rec rec_check(struct win *w, int64_t off, struct zk_txn *t, struct r
 		ri->why = "checksum mismatch";
 		return REC_BAD;
 	}
+	if (ri->len >= 32 && ri->zxid <= skip_upto)
+		return REC_SKIP;
 	if (txn_decode(t ? t : &tmp, pl, (size_t)ri->len)) {
 		ri->why = "undecodable payload";
 		return REC_BAD;
@@ -171,6 +178,30 @@ static enum rec rec_check(struct win *w, int64_t off, struct zk_txn *t, struct r
 	if (!t)
 		txn_release(&tmp);
 	return REC_OK;
+}
+
+/*
+ * The first non-zero byte of p[0, n), or NULL. Word at a time: the preallocated tail of
+ * every log file (tens of MiB of zeros) goes through here at each start.
+ */
+static const uint8_t *first_nonzero(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	for (; i < n && ((uintptr_t)(p + i) & 7); i++)
+		if (p[i])
+			return p + i;
+	for (; i + 64 <= n; i += 64) {
+		uint64_t q[8];
+
+		memcpy(q, p + i, sizeof(q));
+		if (q[0] | q[1] | q[2] | q[3] | q[4] | q[5] | q[6] | q[7])
+			break;
+	}
+	for (; i < n; i++)
+		if (p[i])
+			return p + i;
+	return NULL;
 }
 
 /* True when some sector-sized piece of [from, to) is all zeros. */
@@ -225,12 +256,7 @@ static int64_t find_valid(struct win *w, int64_t from, int *nonzero)
 			b = win_get(w, p, n);
 			if (!b)
 				return -1;
-			hit = NULL;
-			for (size_t i = 0; i < n; i++)
-				if (b[i]) {
-					hit = b + i;
-					break;
-				}
+			hit = first_nonzero(b, n);
 			if (hit) {
 				p += hit - b;
 				break;
@@ -243,7 +269,7 @@ static int64_t find_valid(struct win *w, int64_t from, int *nonzero)
 			off = p - 11;
 		if (off < from)
 			off = from;
-		if (rec_check(w, off, NULL, &ri) == REC_OK)
+		if (rec_check(w, off, NULL, &ri, INT64_MIN) == REC_OK)
 			return off;
 		off++;
 	}
@@ -264,6 +290,12 @@ static void describe_zxid(char *out, size_t n, const struct rec_info *ri, int64_
 
 int txnlog_scan(struct vfs_file *f, const char *path, txnlog_rec_fn fn, void *ctx,
 		struct txnlog_scan *res, char *errmsg, size_t errlen)
+{
+	return txnlog_scan_after(f, path, INT64_MIN, fn, ctx, res, errmsg, errlen);
+}
+
+int txnlog_scan_after(struct vfs_file *f, const char *path, int64_t after, txnlog_rec_fn fn,
+		      void *ctx, struct txnlog_scan *res, char *errmsg, size_t errlen)
 {
 	struct win w = { f, 0, NULL, 0, 0, 0, 0 };
 	int64_t off, valid;
@@ -325,9 +357,17 @@ int txnlog_scan(struct vfs_file *f, const char *path, txnlog_rec_fn fn, void *ct
 		struct zk_txn t;
 
 		memset(&t, 0, sizeof(t));
-		rc = rec_check(&w, off, &t, &ri);
+		rc = rec_check(&w, off, &t, &ri, after);
 		if (rc == REC_IOERR)
 			goto ioerr;
+		if (rc == REC_SKIP) {
+			if (res->first_zxid < 0)
+				res->first_zxid = ri.zxid;
+			res->last_zxid = ri.zxid;
+			res->nrecords++;
+			off += TXNLOG_REC_OVERHEAD + ri.len;
+			continue;
+		}
 		if (rc != REC_OK)
 			break;
 		if (res->first_zxid < 0)

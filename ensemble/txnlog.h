@@ -94,4 +94,13 @@ typedef int (*txnlog_rec_fn)(void *ctx, const struct zk_txn *txn, int64_t off);
 int txnlog_scan(struct vfs_file *f, const char *path, txnlog_rec_fn fn, void *ctx,
 		struct txnlog_scan *res, char *errmsg, size_t errlen);
 
+/*
+ * txnlog_scan, except that records whose zxid is <= after are verified exactly as the
+ * others (length, end-of-record marker, checksum, a whole TxnHeader) and counted, but not
+ * decoded nor passed to fn: recovery reads the records below the snapshot's zxid only to
+ * check them, as Apache's FileTxnIterator does while it fast-forwards.
+ */
+int txnlog_scan_after(struct vfs_file *f, const char *path, int64_t after, txnlog_rec_fn fn,
+		      void *ctx, struct txnlog_scan *res, char *errmsg, size_t errlen);
+
 #endif

@@ -712,6 +712,64 @@ static void test_corruption_refused(void **state)
 	}
 }
 
+/*
+ * A record at or below the snapshot's zxid in the log file that holds that zxid is still
+ * checked, as Apache's FileTxnIterator reads (and CRC-checks) the records of that file
+ * before its start zxid: damage there with valid records after it is refused with file,
+ * offset and zxid, not skipped. Two layouts with snapshot.5: the log rolled at the
+ * snapshot (log.1 = 1..5, log.6 = 6..10), and a fuzzy one (log.1 = 1..8, log.9 = 9..10).
+ */
+static void test_corruption_below_snapshot_refused(void **state)
+{
+	const char *log1 = "/d/version-2/log.1";
+	int fuzzy;
+
+	for (fuzzy = 0; fuzzy < 2; fuzzy++) {
+		int64_t offs[16], z, last1 = fuzzy ? 8 : 5;
+		struct fx f;
+		char want[256];
+		uint8_t b[1];
+
+		fx_init(&f, 35 + (uint64_t)fuzzy);
+		fx_start(&f);
+		fx_write(&f, 1, last1, 40, 1);
+		for (z = 1; z <= 5; z++) {
+			struct zk_txn t;
+
+			mk_create(&t, z, 40);
+			tree_apply(f.tree, &t, NULL, NULL, NULL);
+			txn_release(&t);
+		}
+		assert_int_equal(storage_snapshot(f.st, f.tree, NULL, 0), 0);
+		pump_all(&f.x);
+		fx_write(&f, last1 + 1, 10, 40, 1);
+		fx_stop(&f);
+		assert_true(exists(f.v, "/d/version-2/snapshot.5"));
+		assert_true(exists(f.v, fuzzy ? "/d/version-2/log.9" : "/d/version-2/log.6"));
+		assert_int_equal(record_offsets(f.v, log1, offs, 15), last1);
+
+		/* Undamaged, the load replays 6..10 only. */
+		fx_start(&f);
+		assert_int_equal(f.ntxn_cb, 5);
+		assert_int_equal(tree_last_zxid(f.tree), 10);
+		fx_stop(&f);
+
+		/* Flip a data byte of record 2 (zxid 2 <= 5): refused, naming file, offset, zxid. */
+		assert_int_equal(peek(f.v, log1, offs[1] + 60, b, 1), 1);
+		b[0] ^= 0x10;
+		poke(f.v, log1, offs[1] + 60, b, 1);
+		assert_int_equal(fx_open(&f), 0);
+		assert_int_equal(fx_load(&f), ZDATAINCONSISTENCY);
+		snprintf(want, sizeof(want), "corrupt txn log %s at offset %" PRId64
+			 " (zxid 0x2): checksum mismatch", log1, offs[1]);
+		if (!strstr(f.err, want))
+			fail_msg("expected \"%s\" in \"%s\"", want, f.err);
+		assert_null(f.tree);
+		assert_int_equal(record_offsets(f.v, log1, offs, 15), last1);
+		fx_free(&f);
+	}
+}
+
 /* ---- snapshots ---------------------------------------------------------------------- */
 
 /* Writes 1..5, snapshot.5, 6..10, snapshot.a, 11..12 and returns the fixture stopped. */
@@ -1493,6 +1551,7 @@ int main(void)
 		cmocka_unit_test(test_torn_tails),
 		cmocka_unit_test(test_torn_new_file),
 		cmocka_unit_test(test_corruption_refused),
+		cmocka_unit_test(test_corruption_below_snapshot_refused),
 		cmocka_unit_test(test_snapshot_and_replay),
 		cmocka_unit_test(test_snapshot_fallback),
 		cmocka_unit_test(test_gz_snapshot),

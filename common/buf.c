@@ -188,6 +188,21 @@ static int32_t rd_len(struct rd *r)
 	return n;
 }
 
+const char *rd_str_ref(struct rd *r, int32_t *len)
+{
+	int32_t n = rd_len(r);
+	const uint8_t *p;
+
+	*len = -1;
+	if (n < 0)
+		return NULL;
+	p = take(r, (size_t)n);
+	if (!p)
+		return NULL;
+	*len = n;
+	return (const char *)p;
+}
+
 char *rd_str(struct rd *r, int32_t *len)
 {
 	int32_t n = rd_len(r);

@@ -94,6 +94,9 @@ int64_t rd_long(struct rd *r);
  * -1 for null (then NULL is returned and no error is set). Embedded NULs are kept in the
  * copy; callers that need C strings check memchr or use rd_path().
  */
+/* As rd_str without the copy: a pointer into the input (not NUL-terminated), NULL for a
+ * null string (*len = -1) or an error. */
+const char *rd_str_ref(struct rd *r, int32_t *len);
 char *rd_str(struct rd *r, int32_t *len);
 /* A jute buffer as an allocated copy (always one spare NUL byte); *len = -1 for null. */
 uint8_t *rd_buffer(struct rd *r, int32_t *len);

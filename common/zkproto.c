@@ -158,49 +158,133 @@ void zk_acl_list_put(struct buf *b, const struct zk_acl_list *a)
 	}
 }
 
+/*
+ * ACL lists are copied and freed several times per create (request, outstanding change,
+ * txn): each is one allocation holding the array and then its strings.
+ */
+static struct zk_acl *acl_block(int32_t n, size_t strbytes, char **strs)
+{
+	size_t head = (size_t)n * sizeof(struct zk_acl);
+	struct zk_acl *v = malloc(head + strbytes);
+
+	if (v) {
+		memset(v, 0, head);
+		*strs = (char *)v + head;
+	}
+	return v;
+}
+
+static char *put_packed(char **strs, const char *s, int32_t len)
+{
+	char *d = *strs;
+
+	if (len < 0)
+		return NULL;
+	memcpy(d, s, (size_t)len);
+	d[len] = 0;
+	*strs += len + 1;
+	return d;
+}
+
 void zk_acl_list_get(struct rd *r, struct zk_acl_list *a)
 {
-	int32_t i, n = rd_vec_count(r);
+	int32_t i, n = rd_vec_count(r), l1, l2;
+	struct rd probe;
+	size_t bytes = 0;
+	char *strs;
 
 	a->n = n;
 	a->v = NULL;
+	a->packed = 0;
 	if (n <= 0)
 		return;
-	a->v = calloc((size_t)n, sizeof(*a->v));
+	probe = *r;
+	for (i = 0; i < n && !probe.err; i++) {
+		rd_int(&probe);
+		rd_str_ref(&probe, &l1);
+		rd_str_ref(&probe, &l2);
+		bytes += (size_t)(l1 < 0 ? 0 : l1) + 1 + (size_t)(l2 < 0 ? 0 : l2) + 1;
+	}
+	if (probe.err) {
+		*r = probe;
+		a->n = 0;
+		return;
+	}
+	a->v = acl_block(n, bytes, &strs);
 	if (!a->v) {
 		r->err = 1;
 		a->n = 0;
 		return;
 	}
-	for (i = 0; i < n && !r->err; i++) {
+	a->packed = 1;
+	for (i = 0; i < n; i++) {
+		const char *s1, *s2;
+
 		a->v[i].perms = rd_int(r);
-		a->v[i].id.scheme = rd_str(r, NULL);
-		a->v[i].id.id = rd_str(r, NULL);
+		s1 = rd_str_ref(r, &l1);
+		a->v[i].id.scheme = put_packed(&strs, s1, l1);
+		s2 = rd_str_ref(r, &l2);
+		a->v[i].id.id = put_packed(&strs, s2, l2);
 	}
 }
 
 int zk_acl_list_copy(struct zk_acl_list *dst, const struct zk_acl_list *src)
 {
 	int32_t i;
+	size_t bytes = 0;
+	char *strs;
 
 	dst->n = src->n;
 	dst->v = NULL;
+	dst->packed = 0;
 	if (src->n <= 0)
 		return 0;
-	dst->v = calloc((size_t)src->n, sizeof(*dst->v));
-	if (!dst->v)
-		goto fail;
 	for (i = 0; i < src->n; i++) {
+		const struct zk_id *id = &src->v[i].id;
+
+		bytes += (id->scheme ? strlen(id->scheme) : 0) + 1 + (id->id ? strlen(id->id) : 0) + 1;
+	}
+	dst->v = acl_block(src->n, bytes, &strs);
+	if (!dst->v) {
+		dst->n = 0;
+		return -1;
+	}
+	dst->packed = 1;
+	for (i = 0; i < src->n; i++) {
+		const struct zk_id *id = &src->v[i].id;
+
 		dst->v[i].perms = src->v[i].perms;
-		if (src->v[i].id.scheme && !(dst->v[i].id.scheme = strdup(src->v[i].id.scheme)))
-			goto fail;
-		if (src->v[i].id.id && !(dst->v[i].id.id = strdup(src->v[i].id.id)))
-			goto fail;
+		dst->v[i].id.scheme = put_packed(&strs, id->scheme,
+						 id->scheme ? (int32_t)strlen(id->scheme) : -1);
+		dst->v[i].id.id = put_packed(&strs, id->id, id->id ? (int32_t)strlen(id->id) : -1);
 	}
 	return 0;
-fail:
-	zk_acl_list_release(dst);
-	return -1;
+}
+
+int zk_acl_list_unpack(struct zk_acl_list *a)
+{
+	struct zk_acl *v;
+	int32_t i;
+
+	if (!a->packed)
+		return 0;
+	v = calloc((size_t)a->n, sizeof(*v));
+	if (!v)
+		return -1;
+	for (i = 0; i < a->n; i++) {
+		v[i].perms = a->v[i].perms;
+		if ((a->v[i].id.scheme && !(v[i].id.scheme = strdup(a->v[i].id.scheme))) ||
+		    (a->v[i].id.id && !(v[i].id.id = strdup(a->v[i].id.id)))) {
+			struct zk_acl_list t = { i + 1, v, 0 };
+
+			zk_acl_list_release(&t);
+			return -1;
+		}
+	}
+	free(a->v);
+	a->v = v;
+	a->packed = 0;
+	return 0;
 }
 
 static int streq_null(const char *a, const char *b)
@@ -229,13 +313,14 @@ void zk_acl_list_release(struct zk_acl_list *a)
 {
 	int32_t i;
 
-	for (i = 0; a->v && i < a->n; i++) {
+	for (i = 0; a->v && !a->packed && i < a->n; i++) {
 		free(a->v[i].id.scheme);
 		free(a->v[i].id.id);
 	}
 	free(a->v);
 	a->v = NULL;
 	a->n = 0;
+	a->packed = 0;
 }
 
 void zk_strvec_put(struct buf *b, const struct zk_strvec *v)

@@ -159,6 +159,7 @@ struct zk_acl {
 struct zk_acl_list {
 	int32_t n;		/* -1 for a null vector (treated as empty) */
 	struct zk_acl *v;
+	int packed;		/* 1: the strings live in v's allocation (one free) */
 };
 
 struct zk_strvec {
@@ -277,6 +278,8 @@ void zk_stat_put(struct buf *b, const struct zk_stat *s);
 void zk_stat_get(struct rd *r, struct zk_stat *s);
 void zk_acl_list_put(struct buf *b, const struct zk_acl_list *a);
 void zk_acl_list_get(struct rd *r, struct zk_acl_list *a);
+/* Turns a packed list into one whose strings can be replaced one by one. */
+int zk_acl_list_unpack(struct zk_acl_list *a);
 int zk_acl_list_copy(struct zk_acl_list *dst, const struct zk_acl_list *src);
 int zk_acl_list_equal(const struct zk_acl_list *a, const struct zk_acl_list *b);
 void zk_acl_list_release(struct zk_acl_list *a);

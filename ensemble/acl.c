@@ -430,6 +430,8 @@ void acl_mask_digests(struct zk_acl_list *acl)
 {
 	int32_t i;
 
+	if (zk_acl_list_unpack(acl))
+		return;
 	for (i = 0; i < acl->n; i++) {
 		char *id = acl->v[i].id.id, *m;
 

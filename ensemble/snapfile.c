@@ -12,33 +12,39 @@
 #define SNAP_VERSION 2
 #define DIGEST_VERSION 2
 
-static uint32_t adler(const uint8_t *p, size_t n)
+/* Adler-32 continued from a over p[0, n). */
+static uint32_t adler_more(uint32_t a, const uint8_t *p, size_t n)
 {
-	uLong a = adler32(0L, Z_NULL, 0);
+	uLong v = a;
 
 	/* zlib takes uInt lengths: feed huge buffers in pieces. */
 	while (n > 0) {
 		uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
 
-		a = adler32(a, p, chunk);
+		v = adler32(v, p, chunk);
 		p += chunk;
 		n -= chunk;
 	}
-	return (uint32_t)a;
+	return (uint32_t)v;
 }
 
-/* Apache's SnapStream.sealStream: running checksum as a long, then "/". */
-static void seal(struct buf *b)
+/*
+ * Apache's SnapStream.sealStream: the running checksum of every byte so far as a long,
+ * then "/". *a is the checksum of b[0, *done); it is carried forward so that the second
+ * seal does not read the whole file again.
+ */
+static void seal(struct buf *b, uint32_t *a, size_t *done)
 {
 	if (b->oom)
 		return;
-	buf_put_long(b, (int64_t)adler(b->p, b->len));
+	*a = adler_more(*a, b->p + *done, b->len - *done);
+	*done = b->len;
+	buf_put_long(b, (int64_t)*a);
 	buf_put_str(b, "/", 1);
 }
 
-void snapfile_write(struct buf *b, const struct zk_tree *tree,
-		    const struct storage_session *sessions, int32_t nsessions,
-		    int64_t digest_zxid, int64_t digest)
+void snapfile_write_body(struct buf *b, const struct zk_tree *tree,
+			 const struct storage_session *sessions, int32_t nsessions)
 {
 	int32_t i;
 
@@ -51,11 +57,28 @@ void snapfile_write(struct buf *b, const struct zk_tree *tree,
 		buf_put_int(b, sessions[i].timeout);
 	}
 	tree_snap_write(tree, b);
-	seal(b);
+	/* Room for snapfile_seal(), so that it never reallocates (it may run on a worker). */
+	buf_grow(b, SNAPFILE_SEAL_LEN);
+}
+
+void snapfile_seal(struct buf *b, int64_t digest_zxid, int64_t digest)
+{
+	uint32_t a = (uint32_t)adler32(0L, Z_NULL, 0);
+	size_t done = 0;
+
+	seal(b, &a, &done);
 	buf_put_long(b, digest_zxid);
 	buf_put_int(b, DIGEST_VERSION);
 	buf_put_long(b, digest_zxid ? digest : 0);
-	seal(b);
+	seal(b, &a, &done);
+}
+
+void snapfile_write(struct buf *b, const struct zk_tree *tree,
+		    const struct storage_session *sessions, int32_t nsessions,
+		    int64_t digest_zxid, int64_t digest)
+{
+	snapfile_write_body(b, tree, sessions, nsessions);
+	snapfile_seal(b, digest_zxid, digest);
 }
 
 int snapfile_tail_ok(const uint8_t *p, size_t len)
@@ -65,16 +88,23 @@ int snapfile_tail_ok(const uint8_t *p, size_t len)
 	return len >= 10 && !memcmp(p + len - 5, tail, 5);
 }
 
-/* Reads a sealing checksum + "/" at r, checking it against bytes [0, r->off). */
-static int check_seal(struct rd *r, const uint8_t *p, const char *what, char *errmsg,
-		      size_t errlen)
+/*
+ * Reads a sealing checksum + "/" at r, checking it against bytes [0, r->off). *a is the
+ * checksum of p[0, *done) and moves forward with each seal (one pass over the file).
+ */
+static int check_seal(struct rd *r, const uint8_t *p, uint32_t *a, size_t *done,
+		      const char *what, char *errmsg, size_t errlen)
 {
-	uint32_t want = adler(p, r->off);
-	int64_t got = rd_long(r);
+	uint32_t want = *a = adler_more(*a, p + *done, r->off - *done);
 	int32_t slen;
-	char *slash = rd_str(r, &slen);
-	int ok = !r->err && slash && slen == 1 && slash[0] == '/';
+	char *slash;
+	int64_t got;
+	int ok;
 
+	*done = r->off;
+	got = rd_long(r);
+	slash = rd_str(r, &slen);
+	ok = !r->err && slash && slen == 1 && slash[0] == '/';
 	free(slash);
 	if (r->err) {
 		snprintf(errmsg, errlen, "short read at the %s checksum", what);
@@ -95,6 +125,8 @@ static int check_seal(struct rd *r, const uint8_t *p, const char *what, char *er
 int snapfile_read(const uint8_t *p, size_t len, struct snapfile *out, char *errmsg,
 		  size_t errlen)
 {
+	uint32_t a = (uint32_t)adler32(0L, Z_NULL, 0);
+	size_t done = 0;
 	struct rd r;
 	int32_t i, n;
 	int rc;
@@ -135,7 +167,7 @@ int snapfile_read(const uint8_t *p, size_t len, struct snapfile *out, char *errm
 	rc = tree_snap_read(out->tree, &r, errmsg, errlen);
 	if (rc)
 		goto err;
-	rc = check_seal(&r, p, "snapshot", errmsg, errlen);
+	rc = check_seal(&r, p, &a, &done, "snapshot", errmsg, errlen);
 	if (rc)
 		goto err;
 	if (rd_left(&r) > 0) {
@@ -147,7 +179,7 @@ int snapfile_read(const uint8_t *p, size_t len, struct snapfile *out, char *errm
 			rc = ZMARSHALLINGERROR;
 			goto err;
 		}
-		rc = check_seal(&r, p, "digest", errmsg, errlen);
+		rc = check_seal(&r, p, &a, &done, "digest", errmsg, errlen);
 		if (rc)
 			goto err;
 		/* Another digest version cannot be compared; Apache logs and ignores it. */

@@ -29,6 +29,17 @@ void snapfile_write(struct buf *b, const struct zk_tree *tree,
 		    const struct storage_session *sessions, int32_t nsessions,
 		    int64_t digest_zxid, int64_t digest);
 
+/*
+ * The same file in two steps, so that the checksums (a pass over the whole file) can be
+ * computed off the event loop: snapfile_write_body() appends everything up to the first
+ * checksum and reserves room for the rest; snapfile_seal() appends the checksums and the
+ * digest section to a buffer holding exactly one body, without reallocating it.
+ */
+#define SNAPFILE_SEAL_LEN 64
+void snapfile_write_body(struct buf *b, const struct zk_tree *tree,
+			 const struct storage_session *sessions, int32_t nsessions);
+void snapfile_seal(struct buf *b, int64_t digest_zxid, int64_t digest);
+
 /* Apache's quick check before parsing: at least 10 bytes, ending 00 00 00 01 2F. */
 int snapfile_tail_ok(const uint8_t *p, size_t len);
 

@@ -1,19 +1,25 @@
 /*
  * datatree: znodes, their index structures and the apply function.
  *
- * Layout (why it looks like this: ~300 bytes per 100-byte znode all-in, O(1) lookups):
- *  - One malloc per znode holds the struct, the full path (NUL-terminated) and, when it
- *    fits, the data. The path is stored once; the node's name is its last component.
+ * Layout (why it looks like this: ~240 bytes per 100-byte znode all-in, O(1) lookups):
+ *  - One malloc per znode holds a 100-byte struct, the full path (NUL-terminated), a
+ *    4-byte set slot for nodes that have an owner (see below), and the data when it fits
+ *    the allocation (else a pointer to it: see node_data_ptr()). The path is stored once;
+ *    the node's name is its last component, its parent the node named by the path up to
+ *    the last '/' (no parent pointer: a hash lookup finds it where one is needed).
  *    The root is stored with path "" (as Apache's snapshots and digests name it) and
  *    tree_lookup() maps "/" to it.
- *  - t->nodes hashes every znode by full path (SipHash keyed per tree).
+ *  - t->nodes is an open-addressing table of node pointers keyed by full path (SipHash
+ *    keyed per tree), with each slot's 32-bit hash in a separate array: a probe touches
+ *    no node until the hashes match, and a node carries no hash-chain fields.
  *  - Children hang off their parent in an intrusive doubly-linked list (child/next/prev)
  *    in creation order, so listing a node costs its child count and unlinking is O(1).
  *  - ACL lists are shared through a reference-counted cache with Apache's numbering
  *    (ReferenceCountedACLCache): NULL entry = index -1 = OPEN_ACL_UNSAFE, other lists
  *    get 1, 2, 3... in order of first use.
  *  - A znode is in at most one "set" (session ephemerals, containers, TTL nodes), chosen
- *    by its ephemeralOwner; set_idx is its slot there, so removal is O(1).
+ *    by its ephemeralOwner, which never changes; its slot index there (stored after the
+ *    path, only in nodes with an owner) makes removal O(1).
  *  - t->digest is the 3.8 tree digest, adjusted around every change (server-formats §7).
  *
  * Apply follows Apache's DataTree.processTxn: create of an existing node, delete or
@@ -65,10 +71,15 @@ struct quota {
 	char path[];
 };
 
+/*
+ * The allocation: this struct (path[] starts at offset 100, not at sizeof), then
+ *   path      NUL-terminated
+ *   slot      uint32 set index, only when owner != 0 (owner is fixed at creation)
+ *   data      inline when data_len <= the room left in the allocation (at least 8 bytes),
+ *             else the 8 bytes hold a pointer to a separate malloc (node_data_ptr())
+ */
 struct zk_node {
-	struct hmap_entry h;
-	struct zk_node *parent, *child, *next, *prev;
-	uint8_t *data;		/* NULL for null data; inline_data(n) or a separate malloc */
+	struct zk_node *child, *next, *prev;
 	struct acl_entry *acl;	/* NULL = OPEN_ACL_UNSAFE (index -1) */
 	int64_t czxid, mzxid, ctime, mtime, pzxid, owner;
 	int32_t version;
@@ -76,13 +87,19 @@ struct zk_node {
 	int32_t aversion;
 	int32_t data_len;	/* -1 for null */
 	int32_t nchildren;
-	uint32_t set_idx;
-	uint32_t plen;
 	char path[];
 };
 
+/* Open addressing, linear probing; hash[i] == 0 marks an empty slot. */
+struct node_table {
+	uint32_t *hash;
+	struct zk_node **v;
+	uint32_t mask;		/* capacity - 1 (a power of two); 0 while empty */
+	uint32_t n;
+};
+
 struct zk_tree {
-	struct hmap nodes;
+	struct node_table nodes;
 	struct zk_node *root;
 	uint64_t k0, k1;	/* hash key */
 	int64_t last_zxid;
@@ -124,17 +141,125 @@ static uint32_t path_hash(const struct zk_tree *t, const char *p, size_t len)
 	return (uint32_t)hmap_hash(t->k0, t->k1, p, len);
 }
 
+/* ---- the node table ------------------------------------------------------------------- */
+
+/* The table's form of a path hash: never 0, which marks empty slots. */
+static uint32_t nt_key(uint32_t h)
+{
+	return h ? h : 1;
+}
+
+static int path_is(const struct zk_node *n, const char *p, size_t len)
+{
+	/* strncmp: never reads past the NUL of a shorter stored path. */
+	return strncmp(n->path, p, len) == 0 && n->path[len] == 0;
+}
+
 static struct zk_node *find_h(const struct zk_tree *t, const char *p, size_t len, uint32_t h)
 {
-	struct hmap_entry *e;
+	const struct node_table *nt = &t->nodes;
+	uint32_t i;
 
-	for (e = hmap_bucket(&t->nodes, h); e; e = e->next) {
-		struct zk_node *n = container_of(e, struct zk_node, h);
-
-		if (e->hash == h && n->plen == len && memcmp(n->path, p, len) == 0)
-			return n;
-	}
+	if (!nt->hash)
+		return NULL;
+	h = nt_key(h);
+	for (i = h & nt->mask; nt->hash[i]; i = (i + 1) & nt->mask)
+		if (nt->hash[i] == h && path_is(nt->v[i], p, len))
+			return nt->v[i];
 	return NULL;
+}
+
+/* Moves every entry into a table of cap slots (a power of two). */
+static int nt_resize(struct node_table *nt, uint32_t cap)
+{
+	uint32_t *hash = calloc(cap, sizeof(*hash));
+	struct zk_node **v = malloc(sizeof(*v) * cap);
+	uint32_t i, j;
+
+	if (!hash || !v) {
+		free(hash);
+		free(v);
+		return -1;
+	}
+	for (i = 0; nt->hash && i <= nt->mask; i++) {
+		if (!nt->hash[i])
+			continue;
+		for (j = nt->hash[i] & (cap - 1); hash[j]; j = (j + 1) & (cap - 1))
+			;
+		hash[j] = nt->hash[i];
+		v[j] = nt->v[i];
+	}
+	free(nt->hash);
+	free(nt->v);
+	nt->hash = hash;
+	nt->v = v;
+	nt->mask = cap - 1;
+	return 0;
+}
+
+/* Room for n more entries at a load factor of at most 4/5. Returns 0 or -1. */
+static int nt_reserve(struct node_table *nt, uint32_t more)
+{
+	uint64_t want = (uint64_t)nt->n + more, cap = nt->hash ? (uint64_t)nt->mask + 1 : 0;
+
+	if (want * 5 <= cap * 4)
+		return 0;
+	if (cap < 16)
+		cap = 16;
+	while (want * 5 > cap * 4)
+		cap *= 2;
+	if (cap > (UINT64_C(1) << 31))
+		return -1;
+	return nt_resize(nt, (uint32_t)cap);
+}
+
+/* Inserts n (not present) under hash h; the caller has made room with nt_reserve(). */
+static void nt_add(struct node_table *nt, struct zk_node *n, uint32_t h)
+{
+	uint32_t i;
+
+	h = nt_key(h);
+	for (i = h & nt->mask; nt->hash[i]; i = (i + 1) & nt->mask)
+		;
+	nt->hash[i] = h;
+	nt->v[i] = n;
+	nt->n++;
+}
+
+/*
+ * Removes n, stored under hash h. Linear probing has no tombstones: the entries after the
+ * hole in its run move back into it unless their home slot lies cyclically in (hole, j].
+ */
+static void nt_del(struct node_table *nt, const struct zk_node *n, uint32_t h)
+{
+	uint32_t i, j, home;
+
+	h = nt_key(h);
+	for (i = h & nt->mask; nt->hash[i]; i = (i + 1) & nt->mask)
+		if (nt->v[i] == n)
+			break;
+	if (!nt->hash[i])
+		return;
+	nt->n--;
+	for (j = i;;) {
+		nt->hash[i] = 0;
+		do {
+			j = (j + 1) & nt->mask;
+			if (!nt->hash[j])
+				return;
+			home = nt->hash[j] & nt->mask;
+		} while (i <= j ? (i < home && home <= j) : (i < home || home <= j));
+		nt->hash[i] = nt->hash[j];
+		nt->v[i] = nt->v[j];
+		i = j;
+	}
+}
+
+static void nt_release(struct node_table *nt)
+{
+	free(nt->hash);
+	free(nt->v);
+	memset(nt, 0, sizeof(*nt));
 }
 
 static struct zk_node *find(const struct zk_tree *t, const char *p, size_t len)
@@ -145,7 +270,7 @@ static struct zk_node *find(const struct zk_tree *t, const char *p, size_t len)
 /* The path events and replies use: the root is "/" there. */
 static const char *ev_path(const struct zk_node *n)
 {
-	return n->plen ? n->path : "/";
+	return n->path[0] ? n->path : "/";
 }
 
 static void emit(const struct apply_ctx *ac, int type, const char *path,
@@ -155,84 +280,239 @@ static void emit(const struct apply_ctx *ac, int type, const char *path,
 		ac->ev(ac->ctx, type, path, node_acl(n));
 }
 
-static uint8_t *inline_data(const struct zk_node *n)
-{
-	return (uint8_t *)n->path + n->plen + 1;
-}
-
-static size_t inline_cap(const struct zk_node *n)
-{
-	size_t used = offsetof(struct zk_node, path) + n->plen + 1;
-	size_t have = malloc_usable_size((void *)n);
-
-	return have > used ? have - used : 0;
-}
-
 static int64_t dlen0(int32_t len)
 {
 	return len > 0 ? len : 0;
 }
 
-/* A node with its path and data in one allocation; links and stat zeroed. */
-static struct zk_node *node_alloc(const char *path, size_t plen, const uint8_t *data, int32_t dlen)
+/* Bytes after the path's NUL before the data area: the set slot of a node with an owner. */
+static size_t slot_len(int64_t owner)
 {
-	size_t size = offsetof(struct zk_node, path) + plen + 1 + (size_t)dlen0(dlen);
+	return owner ? sizeof(uint32_t) : 0;
+}
+
+static uint8_t *slot_area(const struct zk_node *n, size_t plen)
+{
+	return (uint8_t *)n->path + plen + 1;
+}
+
+static uint8_t *data_area(const struct zk_node *n, size_t plen)
+{
+	return slot_area(n, plen) + slot_len(n->owner);
+}
+
+/* Room for data inside the allocation (always at least a pointer's worth). */
+static size_t inline_cap(const struct zk_node *n, size_t plen)
+{
+	return malloc_usable_size((void *)n) - (size_t)(data_area(n, plen) - (uint8_t *)n);
+}
+
+/* Where the data is: inline when it fits, else behind the pointer stored inline. */
+static uint8_t *node_data_at(const struct zk_node *n, size_t plen)
+{
+	uint8_t *in = data_area(n, plen), *p;
+
+	if (n->data_len < 0)
+		return NULL;
+	if ((size_t)n->data_len <= inline_cap(n, plen))
+		return in;
+	memcpy(&p, in, sizeof(p));
+	return p;
+}
+
+static uint8_t *node_data_ptr(const struct zk_node *n)
+{
+	return node_data_at(n, strlen(n->path));
+}
+
+static uint32_t set_slot(const struct zk_node *n)
+{
+	uint32_t v;
+
+	memcpy(&v, slot_area(n, strlen(n->path)), sizeof(v));
+	return v;
+}
+
+static void set_slot_put(struct zk_node *n, uint32_t v)
+{
+	memcpy(slot_area(n, strlen(n->path)), &v, sizeof(v));
+}
+
+/* A node with its path and data in one allocation; links and stat zeroed, owner set. */
+static struct zk_node *node_alloc(const char *path, size_t plen, const uint8_t *data, int32_t dlen,
+				  int64_t owner)
+{
+	size_t dsize = (size_t)dlen0(dlen), size;
 	struct zk_node *n;
 
 	if (plen > INT32_MAX)
 		return NULL;
+	size = offsetof(struct zk_node, path) + plen + 1 + slot_len(owner) +
+	       (dsize > sizeof(void *) ? dsize : sizeof(void *));
 	n = malloc(size);
 	if (!n)
 		return NULL;
 	memset(n, 0, offsetof(struct zk_node, path));
-	n->plen = (uint32_t)plen;
 	memcpy(n->path, path, plen);
 	n->path[plen] = 0;
+	n->owner = owner;
 	n->data_len = dlen < 0 ? -1 : dlen;
-	n->data = dlen < 0 ? NULL : inline_data(n);
+	/* Always fits: the allocation was sized for it. */
 	if (dlen > 0)
-		memcpy(n->data, data, (size_t)dlen);
+		memcpy(data_area(n, plen), data, dsize);
 	return n;
 }
 
 static void node_free(struct zk_node *n)
 {
-	if (n->data && n->data != inline_data(n))
-		free(n->data);
+	size_t plen = strlen(n->path);
+	uint8_t *p = node_data_at(n, plen);
+
+	if (p && p != data_area(n, plen))
+		free(p);
 	free(n);
 }
 
 /* Replaces the data, in place when it fits the node's allocation. */
 static int node_set_data(struct zk_node *n, const uint8_t *data, int32_t dlen)
 {
-	uint8_t *in = inline_data(n), *p;
+	size_t plen = strlen(n->path);
+	uint8_t *in = data_area(n, plen), *old = node_data_at(n, plen), *p = NULL;
 
-	if (dlen < 0) {
-		p = NULL;
-	} else if ((size_t)dlen <= inline_cap(n)) {
-		p = in;
-	} else {
+	if (dlen >= 0 && (size_t)dlen > inline_cap(n, plen)) {
 		p = malloc((size_t)dlen);
 		if (!p)
 			return ZSYSTEMERROR;
-	}
-	if (dlen > 0)
 		memcpy(p, data, (size_t)dlen);
-	if (n->data && n->data != in && n->data != p)
-		free(n->data);
-	n->data = p;
+	}
+	if (old && old != in)
+		free(old);
+	if (p)
+		memcpy(in, &p, sizeof(p));
+	else if (dlen > 0)
+		memcpy(in, data, (size_t)dlen);
 	n->data_len = dlen < 0 ? -1 : dlen;
 	return 0;
 }
 
-/* CRC-32 of path, data and the stat in digest order (DigestCalculator). */
-static uint64_t node_digest(const struct zk_node *n)
-{
-	uint8_t b[60];
-	uLong crc;
+/* ---- CRC-32 for the digest ------------------------------------------------------------ */
 
-	if (n->plen >= 11 && memcmp(n->path, "/zookeeper/", 11) == 0)
-		return 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_CRC_PCLMUL 1
+
+/*
+ * CRC-32 (zlib's polynomial, reflected) by carry-less multiplication: fold 64 bytes at a
+ * time, then 16, then Barrett-reduce (Intel's "Fast CRC Computation for Generic
+ * Polynomials Using PCLMULQDQ", the constants of zlib's and Linux's SIMD versions).
+ * len >= 64 and a multiple of 16; crc is the raw (pre-inverted) register.
+ */
+__attribute__((target("pclmul,sse4.1")))
+static uint32_t crc32_pclmul(uint32_t crc, const uint8_t *buf, size_t len)
+{
+	const __m128i k1k2 = _mm_set_epi64x(0x01c6e41596, 0x0154442bd4);
+	const __m128i k3k4 = _mm_set_epi64x(0x00ccaa009e, 0x01751997d0);
+	const __m128i k5k0 = _mm_set_epi64x(0, 0x0163cd6124);
+	const __m128i poly = _mm_set_epi64x(0x01f7011641, 0x01db710641);
+	const __m128i mask32 = _mm_setr_epi32(~0, 0, ~0, 0);
+	__m128i x1, x2, x3, x4, x5, x6, x7, x8;
+
+	x1 = _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x00));
+	x2 = _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x10));
+	x3 = _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x20));
+	x4 = _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x30));
+	x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128((int)crc));
+	buf += 64;
+	len -= 64;
+	while (len >= 64) {
+		x5 = _mm_clmulepi64_si128(x1, k1k2, 0x00);
+		x6 = _mm_clmulepi64_si128(x2, k1k2, 0x00);
+		x7 = _mm_clmulepi64_si128(x3, k1k2, 0x00);
+		x8 = _mm_clmulepi64_si128(x4, k1k2, 0x00);
+		x1 = _mm_clmulepi64_si128(x1, k1k2, 0x11);
+		x2 = _mm_clmulepi64_si128(x2, k1k2, 0x11);
+		x3 = _mm_clmulepi64_si128(x3, k1k2, 0x11);
+		x4 = _mm_clmulepi64_si128(x4, k1k2, 0x11);
+		x1 = _mm_xor_si128(_mm_xor_si128(x1, x5),
+				   _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x00)));
+		x2 = _mm_xor_si128(_mm_xor_si128(x2, x6),
+				   _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x10)));
+		x3 = _mm_xor_si128(_mm_xor_si128(x3, x7),
+				   _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x20)));
+		x4 = _mm_xor_si128(_mm_xor_si128(x4, x8),
+				   _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x30)));
+		buf += 64;
+		len -= 64;
+	}
+	/* Fold the four lanes into one. */
+	x5 = _mm_clmulepi64_si128(x1, k3k4, 0x00);
+	x1 = _mm_clmulepi64_si128(x1, k3k4, 0x11);
+	x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
+	x5 = _mm_clmulepi64_si128(x1, k3k4, 0x00);
+	x1 = _mm_clmulepi64_si128(x1, k3k4, 0x11);
+	x1 = _mm_xor_si128(_mm_xor_si128(x1, x3), x5);
+	x5 = _mm_clmulepi64_si128(x1, k3k4, 0x00);
+	x1 = _mm_clmulepi64_si128(x1, k3k4, 0x11);
+	x1 = _mm_xor_si128(_mm_xor_si128(x1, x4), x5);
+	while (len >= 16) {
+		x2 = _mm_loadu_si128((const __m128i *)(const void *)buf);
+		x5 = _mm_clmulepi64_si128(x1, k3k4, 0x00);
+		x1 = _mm_clmulepi64_si128(x1, k3k4, 0x11);
+		x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
+		buf += 16;
+		len -= 16;
+	}
+	/* 128 -> 64 bits. */
+	x2 = _mm_clmulepi64_si128(x1, k3k4, 0x10);
+	x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), x2);
+	x2 = _mm_srli_si128(x1, 4);
+	x1 = _mm_and_si128(x1, mask32);
+	x1 = _mm_clmulepi64_si128(x1, k5k0, 0x00);
+	x1 = _mm_xor_si128(x1, x2);
+	/* Barrett reduction to 32 bits. */
+	x2 = _mm_and_si128(x1, mask32);
+	x2 = _mm_clmulepi64_si128(x2, poly, 0x10);
+	x2 = _mm_and_si128(x2, mask32);
+	x2 = _mm_clmulepi64_si128(x2, poly, 0x00);
+	x1 = _mm_xor_si128(x1, x2);
+	return (uint32_t)_mm_extract_epi32(x1, 1);
+}
+
+static int crc_pclmul_ok(void)
+{
+	static int ok = -1;
+
+	if (ok < 0)
+		ok = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+	return ok;
+}
+#endif
+
+/* zlib's crc32(crc, p, len), with the long stretches done by crc32_pclmul() when it can. */
+static uint32_t crc32_fast(uint32_t crc, const uint8_t *p, size_t len)
+{
+#ifdef HAVE_CRC_PCLMUL
+	if (len >= 64 && crc_pclmul_ok()) {
+		size_t n = len & ~(size_t)15;
+
+		crc = ~crc32_pclmul(~crc, p, n);
+		p += n;
+		len -= n;
+	}
+#endif
+	while (len > 0) {
+		uInt chunk = len > (1u << 30) ? (1u << 30) : (uInt)len;
+
+		crc = (uint32_t)crc32(crc, p, chunk);
+		p += chunk;
+		len -= chunk;
+	}
+	return crc;
+}
+
+/* The 60-byte stat block of the digest (DigestCalculator's order, not StatPersisted's). */
+static void digest_stat(uint8_t *b, const struct zk_node *n)
+{
 	be64_put(b, n->czxid);
 	be64_put(b + 8, n->mzxid);
 	be64_put(b + 16, n->pzxid);
@@ -242,23 +522,60 @@ static uint64_t node_digest(const struct zk_node *n)
 	be32_put(b + 44, n->cversion);
 	be32_put(b + 48, n->aversion);
 	be64_put(b + 52, n->owner);
-	crc = crc32(0L, Z_NULL, 0);
-	crc = crc32(crc, (const Bytef *)n->path, n->plen);
-	if (n->data && n->data_len > 0)
-		crc = crc32(crc, n->data, (uInt)n->data_len);
-	crc = crc32(crc, b, sizeof(b));
+}
+
+/*
+ * CRC-32 of path, data and the stat in digest order (DigestCalculator). Computed for every
+ * node at load and twice per change: the pieces go through one contiguous buffer when they
+ * fit, so that crc32_fast() gets one long stretch.
+ */
+static uint64_t node_digest(const struct zk_node *n)
+{
+	size_t plen = strlen(n->path), dl;
+	const uint8_t *data;
+	uint8_t b[512];
+	uint32_t crc;
+
+	if (plen >= 11 && memcmp(n->path, "/zookeeper/", 11) == 0)
+		return 0;
+	data = node_data_at(n, plen);
+	dl = data && n->data_len > 0 ? (size_t)n->data_len : 0;
+	if (plen + dl + 60 <= sizeof(b)) {
+		memcpy(b, n->path, plen);
+		if (dl)
+			memcpy(b + plen, data, dl);
+		digest_stat(b + plen + dl, n);
+		crc = crc32_fast(0, b, plen + dl + 60);
+	} else {
+		digest_stat(b, n);
+		crc = crc32_fast(0, (const uint8_t *)n->path, plen);
+		crc = crc32_fast(crc, data, dl);
+		crc = crc32_fast(crc, b, 60);
+	}
 	return (uint64_t)crc;
 }
 
-/* Next node in pre-order within top's subtree (top itself excluded), or NULL. */
-static struct zk_node *preorder_next(const struct zk_node *c, const struct zk_node *top)
+/* The node's parent (NULL for the root): the path up to the last '/'. */
+static struct zk_node *parent_node(const struct zk_tree *t, const struct zk_node *n)
+{
+	const char *slash = strrchr(n->path, '/');
+
+	return slash ? find(t, n->path, (size_t)(slash - n->path)) : NULL;
+}
+
+/*
+ * Next node in pre-order within top's subtree (top itself excluded), or NULL. Climbing
+ * back up costs a lookup per level, once per last child.
+ */
+static struct zk_node *preorder_next(const struct zk_tree *t, const struct zk_node *c,
+				     const struct zk_node *top)
 {
 	if (c->child)
 		return c->child;
-	while (c != top) {
+	while (c && c != top) {
 		if (c->next)
 			return c->next;
-		c = c->parent;
+		c = parent_node(t, c);
 	}
 	return NULL;
 }
@@ -271,7 +588,6 @@ static void link_child(struct zk_node *parent, struct zk_node *n)
 {
 	struct zk_node *first = parent->child;
 
-	n->parent = parent;
 	n->next = NULL;
 	if (!first) {
 		parent->child = n;
@@ -284,9 +600,9 @@ static void link_child(struct zk_node *parent, struct zk_node *n)
 	parent->nchildren++;
 }
 
-static void unlink_child(struct zk_node *n)
+static void unlink_child(struct zk_node *parent, struct zk_node *n)
 {
-	struct zk_node *parent = n->parent, *first = parent->child;
+	struct zk_node *first = parent->child;
 
 	if (n == first) {
 		parent->child = n->next;
@@ -299,7 +615,7 @@ static void unlink_child(struct zk_node *n)
 		else
 			first->prev = n->prev;
 	}
-	n->next = n->prev = n->parent = NULL;
+	n->next = n->prev = NULL;
 	parent->nchildren--;
 }
 
@@ -323,16 +639,17 @@ static int set_reserve(struct node_set *s)
 
 static void set_add(struct node_set *s, struct zk_node *n)
 {
-	n->set_idx = s->n;
+	set_slot_put(n, s->n);
 	s->v[s->n++] = n;
 }
 
 static void set_del(struct node_set *s, struct zk_node *n)
 {
 	struct zk_node *last = s->v[--s->n];
+	uint32_t i = set_slot(n);
 
-	s->v[n->set_idx] = last;
-	last->set_idx = n->set_idx;
+	s->v[i] = last;
+	set_slot_put(last, i);
 }
 
 static uint32_t sid_hash(int64_t sid)
@@ -509,7 +826,6 @@ struct zk_tree *tree_new_empty(void)
 
 	if (!t)
 		return NULL;
-	hmap_init(&t->nodes);
 	hmap_init(&t->acls);
 	hmap_init(&t->sessions);
 	hmap_init(&t->quotas);
@@ -525,16 +841,17 @@ struct zk_tree *tree_new_empty(void)
 
 /*
  * Adds a fully built node under parent (NULL for the root): hash, child list, sets,
- * digest, data size. The caller has reserved its set slot and the node is not present.
+ * digest, data size. The caller has reserved its set slot and a table slot
+ * (nt_reserve), and the node is not present.
  */
 static void node_attach(struct zk_tree *t, struct zk_node *parent, struct zk_node *n, uint32_t h)
 {
-	hmap_add(&t->nodes, &n->h, h);
+	nt_add(&t->nodes, n, h);
 	if (parent)
 		link_child(parent, n);
 	else
 		t->root = n;
-	t->data_size += n->plen + dlen0(n->data_len);
+	t->data_size += (int64_t)strlen(n->path) + dlen0(n->data_len);
 	t->digest += node_digest(n);
 	index_add(t, n);
 }
@@ -542,7 +859,7 @@ static void node_attach(struct zk_tree *t, struct zk_node *parent, struct zk_nod
 static struct zk_node *add_builtin(struct zk_tree *t, struct zk_node *parent, const char *path,
 				   const struct zk_acl_list *acl)
 {
-	struct zk_node *n = node_alloc(path, strlen(path), (const uint8_t *)"", 0);
+	struct zk_node *n = node_alloc(path, strlen(path), (const uint8_t *)"", 0, 0);
 
 	if (!n)
 		return NULL;
@@ -550,13 +867,13 @@ static struct zk_node *add_builtin(struct zk_tree *t, struct zk_node *parent, co
 		free(n);
 		return NULL;
 	}
-	if (!t->nodes.b && hmap_reserve(&t->nodes, 16)) {
+	if (nt_reserve(&t->nodes, 1)) {
 		acl_unref(t, n->acl);
 		free(n);
 		return NULL;
 	}
 	/* Linking a child changes nothing the parent's digest covers. */
-	node_attach(t, parent, n, path_hash(t, n->path, n->plen));
+	node_attach(t, parent, n, path_hash(t, n->path, strlen(n->path)));
 	return n;
 }
 
@@ -586,12 +903,13 @@ void tree_free(struct zk_tree *t)
 {
 	struct hmap_iter it;
 	struct hmap_entry *e;
+	uint32_t i;
 
 	if (!t)
 		return;
-	hmap_iter_init(&it, &t->nodes);
-	while ((e = hmap_iter_next(&it)))
-		node_free(container_of(e, struct zk_node, h));
+	for (i = 0; t->nodes.hash && i <= t->nodes.mask; i++)
+		if (t->nodes.hash[i])
+			node_free(t->nodes.v[i]);
 	hmap_iter_init(&it, &t->acls);
 	while ((e = hmap_iter_next(&it))) {
 		struct acl_entry *a = container_of(e, struct acl_entry, h);
@@ -606,7 +924,7 @@ void tree_free(struct zk_tree *t)
 		free(s->set.v);
 		free(s);
 	}
-	hmap_release(&t->nodes);
+	nt_release(&t->nodes);
 	hmap_release(&t->acls);
 	hmap_iter_init(&it, &t->quotas);
 	while ((e = hmap_iter_next(&it)))
@@ -646,7 +964,7 @@ void node_stat(const struct zk_node *n, struct zk_stat *out)
 const uint8_t *node_data(const struct zk_node *n, int32_t *len)
 {
 	*len = n->data_len;
-	return n->data;
+	return node_data_ptr(n);
 }
 
 const struct zk_acl_list *node_acl(const struct zk_node *n)
@@ -671,7 +989,7 @@ int32_t node_child_counter(const struct zk_node *n)
 
 static const char *node_name(const struct zk_node *n)
 {
-	const char *s = memrchr(n->path, '/', n->plen);
+	const char *s = strrchr(n->path, '/');
 
 	return s ? s + 1 : n->path;
 }
@@ -694,7 +1012,7 @@ int32_t node_descendants(const struct zk_tree *t, const struct zk_node *n)
 	/* getAllChildrenNumber("/") is nodes.size() - 2: every znode but the root. */
 	if (n == t->root)
 		return (int32_t)t->nodes.n - 1;
-	for (c = preorder_next(n, n); c; c = preorder_next(c, n))
+	for (c = preorder_next(t, n, n); c; c = preorder_next(t, c, n))
 		count++;
 	return count;
 }
@@ -1104,7 +1422,7 @@ static int stats_add(struct zk_tree *t, struct zk_node *n, int64_t count_diff, i
 	kv = malloc(sizeof(*kv) * (len / 2 + 2));
 	if (!kv)
 		return ZSYSTEMERROR;
-	nkv = stats_parse((const char *)n->data, len, kv);
+	nkv = stats_parse((const char *)node_data_ptr(n), len, kv);
 	if (nkv < 0)
 		goto out;
 	for (i = 0; i < nkv; i++) {
@@ -1149,7 +1467,7 @@ static int quota_recount(struct zk_tree *t, const char *raw, size_t rlen, struct
 	int32_t count = 0;
 	int64_t bytes = 0;
 
-	for (c = top; c; c = preorder_next(c, top)) {
+	for (c = top; c; c = preorder_next(t, c, top)) {
 		count++;	/* Counts.count is a Java int */
 		bytes += dlen0(c->data_len);
 	}
@@ -1159,10 +1477,10 @@ static int quota_recount(struct zk_tree *t, const char *raw, size_t rlen, struct
 /* The quota side of createNode(), after the node is in the tree. */
 static int quota_created(struct zk_tree *t, struct zk_node *n)
 {
+	size_t plen = strlen(n->path), parent_len;
 	const char *name;
-	size_t parent_len;
 
-	if (n->plen > QUOTA_ROOT_LEN + 1 && memcmp(n->path, QUOTA_ROOT, QUOTA_ROOT_LEN) == 0) {
+	if (plen > QUOTA_ROOT_LEN + 1 && memcmp(n->path, QUOTA_ROOT, QUOTA_ROOT_LEN) == 0) {
 		name = node_name(n);
 		parent_len = (size_t)(name - 1 - n->path);
 		/* parentName.startsWith("/zookeeper/quota"), a string test as in Apache. */
@@ -1177,7 +1495,7 @@ static int quota_created(struct zk_tree *t, struct zk_node *n)
 				return ZSYSTEMERROR;
 		}
 	}
-	return quota_update(t, n->path, n->plen, 1, dlen0(n->data_len));
+	return quota_update(t, n->path, plen, 1, dlen0(n->data_len));
 }
 
 /* The quota side of deleteNode(), after the node left the tree. */
@@ -1208,13 +1526,13 @@ static int quota_setup(struct zk_tree *t)
 	static const char end[] = "/" LIMIT_NODE;
 	const size_t elen = sizeof(end) - 1;
 
-	for (c = top; c; c = preorder_next(c, top)) {
+	for (c = top; c; c = preorder_next(t, c, top)) {
+		size_t rlen, slen, clen = strlen(c->path);
 		const char *first;
-		size_t rlen, slen;
 		struct zk_node *stats;
 		char *sp;
 
-		if (c->child || c->plen < elen || memcmp(c->path + c->plen - elen, end, elen))
+		if (c->child || clen < elen || memcmp(c->path + clen - elen, end, elen))
 			continue;
 		first = strstr(c->path, end);
 		rlen = (size_t)(first - c->path) - QUOTA_ROOT_LEN;
@@ -1259,21 +1577,20 @@ static int create_node(struct zk_tree *t, const char *path, const uint8_t *data,
 	/* "/" is the root, stored as "". */
 	if ((plen == 1 && path[0] == '/') || find_h(t, path, plen, h))
 		return ZNODEEXISTS;
-	n = node_alloc(path, plen, data, dlen);
+	n = node_alloc(path, plen, data, dlen, owner);
 	if (!n)
 		return ZSYSTEMERROR;
 	if (acl_ref(t, acl, &n->acl)) {
-		free(n);
+		node_free(n);
 		return ZSYSTEMERROR;
 	}
-	if (index_reserve(t, owner)) {
+	if (index_reserve(t, owner) || nt_reserve(&t->nodes, 1)) {
 		acl_unref(t, n->acl);
-		free(n);
+		node_free(n);
 		return ZSYSTEMERROR;
 	}
 	n->czxid = n->mzxid = n->pzxid = zxid;
 	n->ctime = n->mtime = time;
-	n->owner = owner;
 
 	t->digest -= node_digest(parent);
 	if (parent_cv == -1)
@@ -1333,18 +1650,18 @@ static int delete_node(struct zk_tree *t, const char *path, int64_t zxid, const 
 	/* The parent's pzxid moves even when the child is already gone (fuzzy snapshot). */
 	t->digest -= node_digest(parent);
 	if (n)
-		unlink_child(n);
+		unlink_child(parent, n);
 	if (zxid > parent->pzxid)
 		parent->pzxid = zxid;
 	t->digest += node_digest(parent);
 	if (!n)
 		return ZNONODE;
 
-	hmap_remove(&t->nodes, &n->h);
+	nt_del(&t->nodes, n, path_hash(t, path, plen));
 	t->digest -= node_digest(n);
-	t->data_size -= n->plen + dlen0(n->data_len);
+	t->data_size -= (int64_t)plen + dlen0(n->data_len);
 	index_del(t, n);
-	rc = quota_deleted(t, n->path, n->plen, n->data_len);
+	rc = quota_deleted(t, n->path, plen, n->data_len);
 	emit(ac, ZEV_DELETED, n->path, n);
 	emit(ac, ZEV_CHILDREN_CHANGED, ev_path(parent), parent);
 	acl_unref(t, n->acl);
@@ -1644,19 +1961,32 @@ void tree_snap_write(const struct zk_tree *t, struct buf *b)
 		zk_acl_list_put(b, &acls[i]->acl);
 	}
 	free(acls);
-	for (n = t->root; n; n = preorder_next(n, t->root)) {
-		buf_put_str(b, n->path, (int32_t)n->plen);
-		buf_put_buffer(b, n->data, n->data_len);
-		buf_put_long(b, n->acl ? n->acl->index : -1);
-		buf_put_long(b, n->czxid);
-		buf_put_long(b, n->mzxid);
-		buf_put_long(b, n->ctime);
-		buf_put_long(b, n->mtime);
-		buf_put_int(b, n->version);
-		buf_put_int(b, n->cversion);
-		buf_put_int(b, n->aversion);
-		buf_put_long(b, n->owner);
-		buf_put_long(b, n->pzxid);
+	for (n = t->root; n; n = preorder_next(t, n, t->root)) {
+		size_t plen = strlen(n->path), dlen = (size_t)dlen0(n->data_len);
+		uint8_t *o;
+
+		/* One bounds check per node, then the fields in place. */
+		if (buf_grow(b, 4 + plen + 4 + dlen + 8 + 60))
+			return;
+		o = b->p + b->len;
+		be32_put(o, (int32_t)plen);
+		memcpy(o + 4, n->path, plen);
+		o += 4 + plen;
+		be32_put(o, n->data_len);
+		if (dlen)
+			memcpy(o + 4, node_data_at(n, plen), dlen);
+		o += 4 + dlen;
+		be64_put(o, n->acl ? n->acl->index : -1);
+		be64_put(o + 8, n->czxid);
+		be64_put(o + 16, n->mzxid);
+		be64_put(o + 24, n->ctime);
+		be64_put(o + 32, n->mtime);
+		be32_put(o + 40, n->version);
+		be32_put(o + 44, n->cversion);
+		be32_put(o + 48, n->aversion);
+		be64_put(o + 52, n->owner);
+		be64_put(o + 60, n->pzxid);
+		b->len = (size_t)(o + 68 - b->p);
 	}
 	buf_put_str(b, "/", 1);
 }
@@ -1699,24 +2029,23 @@ static int32_t rd_span(struct rd *r, const uint8_t **p)
 }
 
 /*
- * In pre-order a node's parent is the previous node or one of its ancestors: look there
- * first (a few steps), then in the hash.
+ * In pre-order a node's parent is usually the previous node (its first child) or the
+ * previous node's parent (a sibling): look there first, then in the table.
  */
-static struct zk_node *snap_parent(const struct zk_tree *t, const struct zk_node *last,
-				   const char *p, size_t len)
+static struct zk_node *snap_parent(const struct zk_tree *t, struct zk_node *last,
+				   struct zk_node *last_parent, const char *p, size_t len)
 {
-	int steps;
-
-	for (steps = 0; last && steps < 4; steps++, last = last->parent)
-		if (last->plen == len && memcmp(last->path, p, len) == 0)
-			return (struct zk_node *)last;
+	if (last && path_is(last, p, len))
+		return last;
+	if (last_parent && path_is(last_parent, p, len))
+		return last_parent;
 	return find(t, p, len);
 }
 
 int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
 {
 	struct acl_slot *slots = NULL;
-	struct zk_node *last = NULL;
+	struct zk_node *last = NULL, *last_parent = NULL;
 	struct hmap_iter it;
 	struct hmap_entry *he;
 	int32_t nacl, i, nslots = 0;
@@ -1762,7 +2091,7 @@ int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
 				  (long long)slots[i].index);
 
 	for (;;) {
-		const uint8_t *path, *data;
+		const uint8_t *path, *data, *st;
 		int32_t plen, dlen;
 		int64_t aclidx;
 		struct zk_node *n, *parent = NULL;
@@ -1786,7 +2115,8 @@ int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
 			if (!slash)
 				SNAP_FAIL("snapshot node '%.*s': path has no '/'", plen,
 					  (const char *)path);
-			parent = snap_parent(t, last, (const char *)path, (size_t)(slash - path));
+			parent = snap_parent(t, last, last_parent, (const char *)path,
+					     (size_t)(slash - path));
 			if (!parent)
 				SNAP_FAIL("snapshot node '%.*s': parent missing (not pre-order)",
 					  plen, (const char *)path);
@@ -1796,18 +2126,20 @@ int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
 		h = path_hash(t, (const char *)path, (size_t)plen);
 		if (find_h(t, (const char *)path, (size_t)plen, h))
 			SNAP_FAIL("snapshot node '%.*s' appears twice", plen, (const char *)path);
-		n = node_alloc((const char *)path, (size_t)plen, data, dlen);
+		/* StatPersisted (60 bytes, checked above); the owner decides the layout. */
+		st = r->p + r->off;
+		rd_skip(r, 60);
+		n = node_alloc((const char *)path, (size_t)plen, data, dlen, be64_get(st + 44));
 		if (!n)
 			goto oom;
-		n->czxid = rd_long(r);
-		n->mzxid = rd_long(r);
-		n->ctime = rd_long(r);
-		n->mtime = rd_long(r);
-		n->version = rd_int(r);
-		n->cversion = rd_int(r);
-		n->aversion = rd_int(r);
-		n->owner = rd_long(r);
-		n->pzxid = rd_long(r);
+		n->czxid = be64_get(st);
+		n->mzxid = be64_get(st + 8);
+		n->ctime = be64_get(st + 16);
+		n->mtime = be64_get(st + 24);
+		n->version = be32_get(st + 32);
+		n->cversion = be32_get(st + 36);
+		n->aversion = be32_get(st + 40);
+		n->pzxid = be64_get(st + 52);
 		if (aclidx != -1) {
 			key.index = aclidx;
 			slot = nslots ? bsearch(&key, slots, (size_t)nslots, sizeof(*slots), cmp_slot) : NULL;
@@ -1819,13 +2151,14 @@ int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
 			n->acl = slot->e;
 			n->acl->refs++;
 		}
-		if ((!t->nodes.b && hmap_reserve(&t->nodes, 1024)) || index_reserve(t, n->owner)) {
+		if (nt_reserve(&t->nodes, 1) || index_reserve(t, n->owner)) {
 			acl_unref(t, n->acl);
 			node_free(n);
 			goto oom;
 		}
 		node_attach(t, parent, n, h);
 		last = n;
+		last_parent = parent;
 	}
 	if (!t->root)
 		SNAP_FAIL("snapshot node list: no root");

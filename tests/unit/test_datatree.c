@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "datatree.h"
 #include "fixtures/apache_tree.h"
@@ -1070,6 +1071,185 @@ static void test_many_children(void **state)
 	tree_free(t);
 }
 
+/* Data of length n, a pattern from seed; "" for 0. */
+static char *pattern(int n, int seed)
+{
+	char *d = malloc((size_t)n + 1);
+	int i;
+
+	for (i = 0; i < n; i++)
+		d[i] = (char)('a' + (seed + i) % 26);
+	d[n] = 0;
+	return d;
+}
+
+/*
+ * The 3.8 tree digest recomputed from a snapshot body with zlib's crc32 (server-formats
+ * §7), independently of the tree's own (incremental, SIMD) computation.
+ */
+static uint64_t digest_from_snapshot(const struct zk_tree *tr)
+{
+	struct buf b;
+	struct rd r;
+	uint64_t sum = 0;
+	int32_t nacl, i, k, n;
+
+	snap(tr, &b);
+	rd_init(&r, b.p, b.len, 0);
+	nacl = rd_int(&r);
+	for (i = 0; i < nacl; i++) {
+		rd_long(&r);
+		n = rd_int(&r);
+		for (k = 0; k < n; k++) {
+			int32_t l;
+
+			rd_int(&r);
+			free(rd_str(&r, &l));
+			free(rd_str(&r, &l));
+		}
+	}
+	for (;;) {
+		int32_t plen, dlen;
+		char *path = rd_str(&r, &plen);
+		uint8_t *data, st[60], d[60];
+		uLong crc;
+
+		assert_false(r.err);
+		if (plen == 1 && path[0] == '/') {
+			free(path);
+			break;
+		}
+		data = rd_buffer(&r, &dlen);
+		rd_long(&r);	/* acl */
+		memcpy(st, r.p + r.off, 60);
+		rd_skip(&r, 60);
+		/* StatPersisted czxid mzxid ctime mtime version cversion aversion owner pzxid
+		 * -> czxid mzxid pzxid ctime mtime version cversion aversion owner */
+		memcpy(d, st, 16);
+		memcpy(d + 16, st + 52, 8);
+		memcpy(d + 24, st + 16, 16);
+		memcpy(d + 40, st + 32, 12);
+		memcpy(d + 52, st + 44, 8);
+		if (!(plen >= 11 && memcmp(path, "/zookeeper/", 11) == 0)) {
+			crc = crc32(0L, Z_NULL, 0);
+			crc = crc32(crc, (const Bytef *)path, (uInt)plen);
+			if (dlen > 0)
+				crc = crc32(crc, data, (uInt)dlen);
+			crc = crc32(crc, d, 60);
+			sum += (uint64_t)crc;
+		}
+		free(path);
+		free(data);
+	}
+	buf_release(&b);
+	return sum;
+}
+
+/*
+ * Random creates (plain, ephemeral of a few sessions, containers; data null, empty, tiny,
+ * 100 bytes, larger than any node), setData growing and shrinking, deletes and session
+ * closes over a model: every node is found with its data and owner, deleted ones are
+ * gone, and the incrementally kept digest, counts and data size equal those of the tree
+ * rebuilt from a snapshot (which computes them from scratch).
+ */
+static void test_random_ops_model(void **state)
+{
+	enum { N = 3000, STEPS = 20000 };
+	static const int sizes[] = { -1, 0, 3, 8, 9, 100, 700, 5000 };
+	struct zk_tree *t = tree_new(), *t2;
+	static int64_t owner[N];
+	static int len[N], seed[N], live[N];
+	uint64_t rng = 12345;
+	int64_t zxid = 10;
+	char path[64];
+	int step, i;
+
+	(void)state;
+	assert_int_equal(create(t, zxid++, "/r", NULL, 0), 0);
+	for (step = 0; step < STEPS; step++) {
+		struct zk_txn tx;
+		int op, k;
+
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		k = (int)((rng >> 33) % N);
+		op = (int)((rng >> 20) % 10);
+		snprintf(path, sizeof(path), "/r/n%d", k);
+		if (!live[k] && op < 7) {
+			int sz = sizes[(rng >> 40) % 8], kind = (int)((rng >> 50) % 4);
+			char *d = sz >= 0 ? pattern(sz, k + step) : NULL;
+			const struct zk_node *parent = tree_lookup(t, "/r");
+			struct zk_txn_op *o;
+
+			hdr(&tx, kind == 3 ? ZOP_CREATECONTAINER : ZOP_CREATE, zxid++, 5000 + step);
+			tx.hdr.client_id = 0x100 + kind;
+			o = op_create(&tx, kind == 3 ? ZOP_CREATECONTAINER : ZOP_CREATE, path, d,
+				      kind == 1 || kind == 2, node_child_counter(parent) + 1);
+			if (sz > 0) {
+				/* op_create took strlen: fine, patterns have no NUL. */
+				assert_int_equal(o->data_len, sz);
+			}
+			assert_int_equal(apply(t, &tx, NULL), 0);
+			live[k] = 1;
+			len[k] = sz;
+			seed[k] = k + step;
+			owner[k] = kind == 3 ? (int64_t)UINT64_C(0x8000000000000000) :
+				   kind ? 0x100 + kind : 0;
+			free(d);
+		} else if (live[k] && op < 4) {
+			int sz = sizes[(rng >> 40) % 8];
+			char *d = sz >= 0 ? pattern(sz, k + step) : NULL;
+
+			hdr(&tx, ZOP_SETDATA, zxid++, 5000 + step);
+			op_setdata(&tx, path, d, 1);
+			assert_int_equal(apply(t, &tx, NULL), 0);
+			len[k] = sz;
+			seed[k] = k + step;
+			free(d);
+		} else if (live[k] && op < 8) {
+			assert_int_equal(del(t, zxid++, path), 0);
+			live[k] = 0;
+		} else if (op == 9 && (rng >> 60) == 0) {
+			/* Close session 0x101: its ephemerals go. */
+			hdr(&tx, ZOP_CLOSESESSION, zxid++, 5000 + step);
+			tx.hdr.client_id = 0x101;
+			assert_int_equal(apply(t, &tx, NULL), 0);
+			for (i = 0; i < N; i++)
+				if (live[i] && owner[i] == 0x101)
+					live[i] = 0;
+		}
+	}
+	nev = 0;
+	for (i = 0; i < N; i++) {
+		const struct zk_node *n;
+		const uint8_t *d;
+		int32_t dl;
+
+		snprintf(path, sizeof(path), "/r/n%d", i);
+		n = tree_lookup(t, path);
+		if (!live[i]) {
+			assert_null(n);
+			continue;
+		}
+		assert_non_null(n);
+		d = node_data(n, &dl);
+		assert_int_equal(dl, len[i]);
+		if (len[i] > 0) {
+			char *want = pattern(len[i], seed[i]);
+
+			assert_memory_equal(d, want, (size_t)len[i]);
+			free(want);
+		} else if (len[i] < 0) {
+			assert_null(d);
+		}
+		assert_int_equal(node_ephemeral_owner(n), owner[i]);
+	}
+	assert_int_equal(tree_digest(t), (int64_t)digest_from_snapshot(t));
+	t2 = reload(t);
+	assert_same_tree(t, t2);
+	tree_free(t2);
+	tree_free(t);
+}
+
 /* /zookeeper/config takes the membership text with version -1 and leaves the digest. */
 static void test_set_config(void **state)
 {
@@ -1444,6 +1624,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_read_rejects),
 		cmocka_unit_test(test_descendants),
 		cmocka_unit_test(test_many_children),
+		cmocka_unit_test(test_random_ops_model),
 		cmocka_unit_test(test_set_config),
 		cmocka_unit_test(test_odd_txns),
 		cmocka_unit_test(test_apache_fixture),

@@ -2,6 +2,7 @@
  * snapfile.c: see snapfile.h.
  */
 #include "snapfile.h"
+#include "txnlog.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,17 +16,7 @@
 /* Adler-32 continued from a over p[0, n). */
 static uint32_t adler_more(uint32_t a, const uint8_t *p, size_t n)
 {
-	uLong v = a;
-
-	/* zlib takes uInt lengths: feed huge buffers in pieces. */
-	while (n > 0) {
-		uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
-
-		v = adler32(v, p, chunk);
-		p += chunk;
-		n -= chunk;
-	}
-	return (uint32_t)v;
+	return txnlog_adler32(a, p, n);
 }
 
 /*

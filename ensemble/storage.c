@@ -1232,7 +1232,10 @@ static int replay_logs(struct zk_storage *st, struct replay *r, char *errmsg, si
 			goto out;
 		}
 		r->path = path;
-		rc = txnlog_scan_after(f, path, r->snap_zxid, replay_rec, r, &res, errmsg, errlen);
+		/* Only the newest file can end in a torn batch: the others are read up to
+		 * their end marker, not through their preallocated zeros. */
+		rc = txnlog_scan_after(f, path, r->snap_zxid, i < n - 1, replay_rec, r, &res,
+				       errmsg, errlen);
 		if (rc == 0 && res.state == TXNLOG_TORN)
 			rc = repair_log(st, f, path, &res, errmsg, errlen);
 		if (rc == 0 && res.state == TXNLOG_CLEAN && res.nrecords == 0) {

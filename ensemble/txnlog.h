@@ -52,6 +52,12 @@
 /* checksum (8) + length (4) before the payload, EOR (1) after it */
 #define TXNLOG_REC_OVERHEAD 13
 
+/*
+ * zlib's adler32(a, p, len) (a = 1 to start), SIMD where the CPU has it: the checksum of
+ * log records and snapshots, computed over every byte written and read at each start.
+ */
+uint32_t txnlog_adler32(uint32_t a, const uint8_t *p, size_t len);
+
 /* Appends the 16-byte FileHeader. */
 void txnlog_put_header(struct buf *b);
 /* Appends one entry for txn: checksum, length, payload, EOR. */
@@ -99,8 +105,13 @@ int txnlog_scan(struct vfs_file *f, const char *path, txnlog_rec_fn fn, void *ct
  * others (length, end-of-record marker, checksum, a whole TxnHeader) and counted, but not
  * decoded nor passed to fn: recovery reads the records below the snapshot's zxid only to
  * check them, as Apache's FileTxnIterator does while it fast-forwards.
+ * sealed: the file cannot end in a torn batch because a later log file exists (each batch
+ * is synced before the next is written, and a new file starts only with a later batch).
+ * Its log then ends at the first all-zero record header, as Apache reads it, without the
+ * check that every byte after it is zero (a read of the whole preallocated tail).
  */
-int txnlog_scan_after(struct vfs_file *f, const char *path, int64_t after, txnlog_rec_fn fn,
-		      void *ctx, struct txnlog_scan *res, char *errmsg, size_t errlen);
+int txnlog_scan_after(struct vfs_file *f, const char *path, int64_t after, int sealed,
+		      txnlog_rec_fn fn, void *ctx, struct txnlog_scan *res, char *errmsg,
+		      size_t errlen);
 
 #endif

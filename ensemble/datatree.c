@@ -118,7 +118,7 @@ struct apply_ctx {
 };
 
 static struct zk_acl open_acl_v[1] = { { ZPERM_ALL, { "world", "anyone" } } };
-static const struct zk_acl_list open_acl = { 1, open_acl_v };
+static const struct zk_acl_list open_acl = { .n = 1, .v = open_acl_v };
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
@@ -880,7 +880,7 @@ static struct zk_node *add_builtin(struct zk_tree *t, struct zk_node *parent, co
 struct zk_tree *tree_new(void)
 {
 	static struct zk_acl read_v[1] = { { ZPERM_READ, { "world", "anyone" } } };
-	static const struct zk_acl_list read_acl = { 1, read_v };
+	static const struct zk_acl_list read_acl = { .n = 1, .v = read_v };
 	struct zk_tree *t = tree_new_empty();
 	struct zk_node *root, *zk, *config;
 
@@ -2060,7 +2060,7 @@ int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
 	if (nacl && !(slots = malloc(sizeof(*slots) * (size_t)nacl)))
 		goto oom;
 	for (i = 0; i < nacl; i++) {
-		struct zk_acl_list a = { 0, NULL };
+		struct zk_acl_list a = { .n = 0, .v = NULL };
 		struct acl_entry *e;
 		uint32_t h;
 		int64_t index = rd_long(r);

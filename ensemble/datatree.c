@@ -1933,6 +1933,26 @@ static int cmp_acl_index(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+size_t tree_snap_size(const struct zk_tree *t)
+{
+	size_t acl = 4;
+	struct hmap_iter it;
+	struct hmap_entry *e;
+	int32_t i;
+
+	hmap_iter_init(&it, &t->acls);
+	while ((e = hmap_iter_next(&it))) {
+		const struct acl_entry *a = container_of(e, struct acl_entry, h);
+
+		acl += 12;
+		for (i = 0; i < a->acl.n; i++)
+			acl += 12 + (a->acl.v[i].id.scheme ? strlen(a->acl.v[i].id.scheme) : 0) +
+			       (a->acl.v[i].id.id ? strlen(a->acl.v[i].id.id) : 0);
+	}
+	/* Per node: path and data lengths (8), acl (8), StatPersisted (60); then "/". */
+	return acl + (size_t)t->data_size + (size_t)t->nodes.n * 76 + 5;
+}
+
 void tree_snap_write(const struct zk_tree *t, struct buf *b)
 {
 	struct acl_entry **acls = NULL;
@@ -1941,8 +1961,8 @@ void tree_snap_write(const struct zk_tree *t, struct buf *b)
 	struct hmap_entry *e;
 	uint32_t i = 0;
 
-	/* Paths, data and ~90 bytes of framing per node: one allocation up front. */
-	buf_grow(b, (size_t)t->data_size + (size_t)t->nodes.n * 96 + 64);
+	/* Paths, data and 76 bytes of framing per node (+ the ACL map): one allocation. */
+	buf_grow(b, tree_snap_size(t));
 	if (t->acls.n) {
 		acls = malloc(sizeof(*acls) * t->acls.n);
 		if (!acls) {

@@ -116,6 +116,8 @@ int tree_set_config(struct zk_tree *t, const uint8_t *data, int32_t len, int64_t
  * Lengths are checked against r->max (jute.maxbuffer) when it is set.
  */
 void tree_snap_write(const struct zk_tree *t, struct buf *b);
+/* The bytes tree_snap_write() appends (exact for this tree). */
+size_t tree_snap_size(const struct zk_tree *t);
 struct zk_tree *tree_new_empty(void);
 int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen);
 

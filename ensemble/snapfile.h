@@ -40,6 +40,9 @@ void snapfile_write_body(struct buf *b, const struct zk_tree *tree,
 			 const struct storage_session *sessions, int32_t nsessions);
 void snapfile_seal(struct buf *b, int64_t digest_zxid, int64_t digest);
 
+/* Maps in the pages of a large fresh buffer in one call (MADV_POPULATE_WRITE), best effort. */
+void snapfile_prefault(void *p, size_t len);
+
 /* Apache's quick check before parsing: at least 10 bytes, ending 00 00 00 01 2F. */
 int snapfile_tail_ok(const uint8_t *p, size_t len);
 

@@ -166,6 +166,8 @@ static void snap(const struct zk_tree *tr, struct buf *b)
 	buf_init(b);
 	tree_snap_write(tr, b);
 	assert_false(b->oom);
+	/* The size storage reserves (and prefaults) up front is exact. */
+	assert_int_equal(b->len, tree_snap_size(tr));
 }
 
 static struct zk_tree *reload(const struct zk_tree *tr)

@@ -96,10 +96,19 @@ static void write_cb(uv_write_t *req, int status)
 	conn_resume(c);
 }
 
+/* Moves the pending frames to wbuf for a write in flight; obuf collects the next ones. */
+static void take_output(struct conn *c)
+{
+	struct buf t = c->wbuf;
+
+	c->wbuf = c->obuf;
+	c->obuf = t;
+	buf_reset(&c->obuf);
+}
+
 static void conn_flush(struct conn *c)
 {
 	uv_buf_t ub;
-	struct buf t;
 	int n;
 
 	if (c->state == CONN_CLOSING || c->writing)
@@ -128,10 +137,7 @@ static void conn_flush(struct conn *c)
 		return;
 	}
 	/* The socket is full: queue the rest; new frames accumulate in obuf meanwhile. */
-	t = c->wbuf;
-	c->wbuf = c->obuf;
-	c->obuf = t;
-	buf_reset(&c->obuf);
+	take_output(c);
 	ub = uv_buf_init((char *)c->wbuf.p + (n > 0 ? n : 0),
 			 (unsigned)(c->wbuf.len - (n > 0 ? (size_t)n : 0)));
 	if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &ub, 1, write_cb) < 0) {
@@ -179,7 +185,6 @@ static void sent_cb(struct sender_job *j, void *arg)
 /* Hands the connection's output to the sender thread; conn_flush if it cannot. */
 static void conn_send(struct conn *c)
 {
-	struct buf t;
 	uv_os_fd_t fd;
 
 	if (c->state == CONN_CLOSING || c->writing || !c->obuf.len ||
@@ -187,10 +192,7 @@ static void conn_send(struct conn *c)
 		conn_flush(c);
 		return;
 	}
-	t = c->wbuf;
-	c->wbuf = c->obuf;
-	c->obuf = t;
-	buf_reset(&c->obuf);
+	take_output(c);
 	c->sjob.fd = fd;
 	c->sjob.p = c->wbuf.p;
 	c->sjob.len = c->wbuf.len;

@@ -1,10 +1,11 @@
 /*
  * datatree: znodes, their index structures and the apply function.
  *
- * Layout (why it looks like this: ~240 bytes per 100-byte znode all-in, O(1) lookups):
- *  - One malloc per znode holds a 100-byte struct, the full path (NUL-terminated), a
- *    4-byte set slot for nodes that have an owner (see below), and the data when it fits
- *    the allocation (else a pointer to it: see node_data_ptr()). The path is stored once;
+ * Layout (why it looks like this: ~210 bytes per 100-byte znode all-in, O(1) lookups):
+ *  - One malloc per znode holds a 69-byte struct, the full path (NUL-terminated), the
+ *    stat fields that differ from their creation values (owner, mzxid/mtime, pzxid: see
+ *    struct zk_node; an unchanged leaf has none), and the data when it fits the
+ *    allocation (else a pointer to it: see node_data_ptr()). The path is stored once;
  *    the node's name is its last component, its parent the node named by the path up to
  *    the last '/' (no parent pointer: a hash lookup finds it where one is needed).
  *    The root is stored with path "" (as Apache's snapshots and digests name it) and
@@ -18,8 +19,8 @@
  *    (ReferenceCountedACLCache): NULL entry = index -1 = OPEN_ACL_UNSAFE, other lists
  *    get 1, 2, 3... in order of first use.
  *  - A znode is in at most one "set" (session ephemerals, containers, TTL nodes), chosen
- *    by its ephemeralOwner, which never changes; its slot index there (stored after the
- *    path, only in nodes with an owner) makes removal O(1).
+ *    by its ephemeralOwner, which never changes; its slot index there (stored with the
+ *    owner) makes removal O(1).
  *  - t->digest is the 3.8 tree digest, adjusted around every change (server-formats §7).
  *
  * Apply follows Apache's DataTree.processTxn: create of an existing node, delete or
@@ -72,22 +73,35 @@ struct quota {
 };
 
 /*
- * The allocation: this struct (path[] starts at offset 100, not at sizeof), then
+ * The allocation: this struct (path[] starts at offset 69, not at sizeof), then
  *   path      NUL-terminated
- *   slot      uint32 set index, only when owner != 0 (owner is fixed at creation)
+ *   extras    only the fields whose flag is set, in this order (unaligned: see ext_get):
+ *               F_OWNER  ephemeralOwner (8) and the set slot index (4); fixed at creation
+ *               F_MOD    mzxid and mtime (16), once they differ from czxid and ctime
+ *               F_PZXID  pzxid (8), once it differs from czxid
+ *             A leaf that was never changed has none; a node gains F_MOD or F_PZXID
+ *             (node_grow(): a new allocation, links moved over) when first changed.
  *   data      inline when data_len <= the room left in the allocation (at least 8 bytes),
  *             else the 8 bytes hold a pointer to a separate malloc (node_data_ptr())
  */
+enum { F_OWNER = 1, F_MOD = 2, F_PZXID = 4 };
+
 struct zk_node {
 	struct zk_node *child, *next, *prev;
 	struct acl_entry *acl;	/* NULL = OPEN_ACL_UNSAFE (index -1) */
-	int64_t czxid, mzxid, ctime, mtime, pzxid, owner;
+	int64_t czxid, ctime;
 	int32_t version;
 	int32_t cversion;	/* child-creation counter C, as StatPersisted stores it */
 	int32_t aversion;
 	int32_t data_len;	/* -1 for null */
 	int32_t nchildren;
+	uint8_t flags;
 	char path[];
+};
+
+/* The fields kept in the extras, with their implied values filled in. */
+struct node_ext {
+	int64_t owner, mzxid, mtime, pzxid;
 };
 
 /* Open addressing, linear probing; hash[i] == 0 marks an empty slot. */
@@ -255,6 +269,20 @@ static void nt_del(struct node_table *nt, const struct zk_node *n, uint32_t h)
 	}
 }
 
+/* Points the entry of old (stored under hash h) at its replacement. */
+static void nt_replace(struct node_table *nt, const struct zk_node *old, struct zk_node *new,
+		       uint32_t h)
+{
+	uint32_t i;
+
+	h = nt_key(h);
+	for (i = h & nt->mask; nt->hash[i]; i = (i + 1) & nt->mask)
+		if (nt->v[i] == old) {
+			nt->v[i] = new;
+			return;
+		}
+}
+
 static void nt_release(struct node_table *nt)
 {
 	free(nt->hash);
@@ -285,20 +313,89 @@ static int64_t dlen0(int32_t len)
 	return len > 0 ? len : 0;
 }
 
-/* Bytes after the path's NUL before the data area: the set slot of a node with an owner. */
-static size_t slot_len(int64_t owner)
+static size_t extras_len(uint8_t flags)
 {
-	return owner ? sizeof(uint32_t) : 0;
+	return (flags & F_OWNER ? 12 : 0) + (flags & F_MOD ? 16 : 0) + (flags & F_PZXID ? 8 : 0);
 }
 
-static uint8_t *slot_area(const struct zk_node *n, size_t plen)
+/* Offset of a flag's field within the extras of a node with these flags. */
+static size_t extra_off(uint8_t flags, int flag)
+{
+	size_t off = 0;
+
+	if (flag == F_OWNER)
+		return 0;
+	off += flags & F_OWNER ? 12 : 0;
+	if (flag == F_MOD)
+		return off;
+	return off + (flags & F_MOD ? 16 : 0);
+}
+
+static uint8_t *extras(const struct zk_node *n, size_t plen)
 {
 	return (uint8_t *)n->path + plen + 1;
 }
 
 static uint8_t *data_area(const struct zk_node *n, size_t plen)
 {
-	return slot_area(n, plen) + slot_len(n->owner);
+	return extras(n, plen) + extras_len(n->flags);
+}
+
+static int64_t ld64(const uint8_t *p)
+{
+	int64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void st64(uint8_t *p, int64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static void ext_get(const struct zk_node *n, size_t plen, struct node_ext *x)
+{
+	const uint8_t *e = extras(n, plen);
+
+	x->owner = n->flags & F_OWNER ? ld64(e) : 0;
+	x->mzxid = n->czxid;
+	x->mtime = n->ctime;
+	x->pzxid = n->czxid;
+	if (n->flags & F_MOD) {
+		e = extras(n, plen) + extra_off(n->flags, F_MOD);
+		x->mzxid = ld64(e);
+		x->mtime = ld64(e + 8);
+	}
+	if (n->flags & F_PZXID)
+		x->pzxid = ld64(extras(n, plen) + extra_off(n->flags, F_PZXID));
+}
+
+static int64_t node_owner(const struct zk_node *n)
+{
+	return n->flags & F_OWNER ? ld64(extras(n, strlen(n->path))) : 0;
+}
+
+static int64_t node_pzxid(const struct zk_node *n)
+{
+	return n->flags & F_PZXID ?
+	       ld64(extras(n, strlen(n->path)) + extra_off(n->flags, F_PZXID)) : n->czxid;
+}
+
+static int64_t node_mtime(const struct zk_node *n)
+{
+	return n->flags & F_MOD ?
+	       ld64(extras(n, strlen(n->path)) + extra_off(n->flags, F_MOD) + 8) : n->ctime;
+}
+
+/* Stores a field the node has room for (its flag is set). */
+static void ext_put(struct zk_node *n, int flag, int64_t a, int64_t b)
+{
+	uint8_t *e = extras(n, strlen(n->path)) + extra_off(n->flags, flag);
+
+	st64(e, a);
+	if (flag == F_MOD)
+		st64(e + 8, b);
 }
 
 /* Room for data inside the allocation (always at least a pointer's worth). */
@@ -325,29 +422,35 @@ static uint8_t *node_data_ptr(const struct zk_node *n)
 	return node_data_at(n, strlen(n->path));
 }
 
+/* The set slot index of a node with an owner. */
 static uint32_t set_slot(const struct zk_node *n)
 {
 	uint32_t v;
 
-	memcpy(&v, slot_area(n, strlen(n->path)), sizeof(v));
+	memcpy(&v, extras(n, strlen(n->path)) + 8, sizeof(v));
 	return v;
 }
 
 static void set_slot_put(struct zk_node *n, uint32_t v)
 {
-	memcpy(slot_area(n, strlen(n->path)), &v, sizeof(v));
+	memcpy(extras(n, strlen(n->path)) + 8, &v, sizeof(v));
 }
 
-/* A node with its path and data in one allocation; links and stat zeroed, owner set. */
+/*
+ * A node with its path and data in one allocation, room for the extras of flags (the
+ * caller stores them with ext_put), links and stat zeroed; owner stored.
+ */
 static struct zk_node *node_alloc(const char *path, size_t plen, const uint8_t *data, int32_t dlen,
-				  int64_t owner)
+				  int64_t owner, uint8_t flags)
 {
 	size_t dsize = (size_t)dlen0(dlen), size;
 	struct zk_node *n;
 
 	if (plen > INT32_MAX)
 		return NULL;
-	size = offsetof(struct zk_node, path) + plen + 1 + slot_len(owner) +
+	if (owner)
+		flags |= F_OWNER;
+	size = offsetof(struct zk_node, path) + plen + 1 + extras_len(flags) +
 	       (dsize > sizeof(void *) ? dsize : sizeof(void *));
 	n = malloc(size);
 	if (!n)
@@ -355,7 +458,9 @@ static struct zk_node *node_alloc(const char *path, size_t plen, const uint8_t *
 	memset(n, 0, offsetof(struct zk_node, path));
 	memcpy(n->path, path, plen);
 	n->path[plen] = 0;
-	n->owner = owner;
+	n->flags = flags;
+	if (owner)
+		st64(extras(n, plen), owner);
 	n->data_len = dlen < 0 ? -1 : dlen;
 	/* Always fits: the allocation was sized for it. */
 	if (dlen > 0)
@@ -511,17 +616,20 @@ static uint32_t crc32_fast(uint32_t crc, const uint8_t *p, size_t len)
 }
 
 /* The 60-byte stat block of the digest (DigestCalculator's order, not StatPersisted's). */
-static void digest_stat(uint8_t *b, const struct zk_node *n)
+static void digest_stat(uint8_t *b, const struct zk_node *n, size_t plen)
 {
+	struct node_ext x;
+
+	ext_get(n, plen, &x);
 	be64_put(b, n->czxid);
-	be64_put(b + 8, n->mzxid);
-	be64_put(b + 16, n->pzxid);
+	be64_put(b + 8, x.mzxid);
+	be64_put(b + 16, x.pzxid);
 	be64_put(b + 24, n->ctime);
-	be64_put(b + 32, n->mtime);
+	be64_put(b + 32, x.mtime);
 	be32_put(b + 40, n->version);
 	be32_put(b + 44, n->cversion);
 	be32_put(b + 48, n->aversion);
-	be64_put(b + 52, n->owner);
+	be64_put(b + 52, x.owner);
 }
 
 /*
@@ -544,10 +652,10 @@ static uint64_t node_digest(const struct zk_node *n)
 		memcpy(b, n->path, plen);
 		if (dl)
 			memcpy(b + plen, data, dl);
-		digest_stat(b + plen + dl, n);
+		digest_stat(b + plen + dl, n, plen);
 		crc = crc32_fast(0, b, plen + dl + 60);
 	} else {
-		digest_stat(b, n);
+		digest_stat(b, n, plen);
 		crc = crc32_fast(0, (const uint8_t *)n->path, plen);
 		crc = crc32_fast(crc, data, dl);
 		crc = crc32_fast(crc, b, 60);
@@ -713,7 +821,7 @@ static int index_reserve(struct zk_tree *t, int64_t owner)
 
 static void index_add(struct zk_tree *t, struct zk_node *n)
 {
-	struct node_set *s = owner_set(t, n->owner, 0);
+	struct node_set *s = owner_set(t, node_owner(n), 0);
 
 	if (s)
 		set_add(s, n);
@@ -721,12 +829,13 @@ static void index_add(struct zk_tree *t, struct zk_node *n)
 
 static void index_del(struct zk_tree *t, struct zk_node *n)
 {
-	struct node_set *s = owner_set(t, n->owner, 0);
+	int64_t owner = node_owner(n);
+	struct node_set *s = owner_set(t, owner, 0);
 
 	if (!s)
 		return;
 	set_del(s, n);
-	if (owner_kind(n->owner) == OWN_EPHEMERAL && s->n == 0) {
+	if (owner_kind(owner) == OWN_EPHEMERAL && s->n == 0) {
 		struct eph_session *es = container_of(s, struct eph_session, set);
 
 		hmap_remove(&t->sessions, &es->h);
@@ -817,6 +926,91 @@ static void acl_unref(struct zk_tree *t, struct acl_entry *e)
 		acl_entry_free(t, e);
 }
 
+/* ---- growing a node ------------------------------------------------------------------- */
+
+/*
+ * Moves n into a new allocation with room for the extras field of flag (zeroed) and
+ * points everything that refers to n at it: the path table, its siblings or its parent's
+ * child pointer (or the root), its set slot. Children do not point at their parent.
+ * Returns the new node, or NULL (n untouched) when memory runs out.
+ */
+static struct zk_node *node_grow(struct zk_tree *t, struct zk_node *n, int flag)
+{
+	struct zk_node *parent = parent_node(t, n);
+	size_t plen = strlen(n->path), head, fsize = flag == F_MOD ? 16 : 8;
+	size_t old_off = (size_t)(data_area(n, plen) - (uint8_t *)n), stored;
+	uint8_t *ext = NULL;
+	struct zk_node *m;
+
+	if (n->data_len < 0)
+		stored = 0;
+	else if ((size_t)n->data_len <= malloc_usable_size(n) - old_off)
+		stored = (size_t)n->data_len;
+	else
+		stored = sizeof(void *);	/* the pointer to the data */
+	head = offsetof(struct zk_node, path) + plen + 1 + extra_off(n->flags | flag, flag);
+	m = malloc(old_off + fsize + (stored > sizeof(void *) ? stored : sizeof(void *)));
+	if (!m)
+		return NULL;
+	memcpy(m, n, head);
+	memset((uint8_t *)m + head, 0, fsize);
+	memcpy((uint8_t *)m + head + fsize, (uint8_t *)n + head, old_off + stored - head);
+	m->flags |= (uint8_t)flag;
+	if (stored == sizeof(void *) && n->data_len > (int32_t)sizeof(void *)) {
+		/* External data that now fits inline must move in: inline iff it fits. */
+		size_t cap = malloc_usable_size(m) - (old_off + fsize);
+
+		memcpy(&ext, (uint8_t *)m + old_off + fsize, sizeof(ext));
+		if ((size_t)n->data_len <= cap)
+			memcpy((uint8_t *)m + old_off + fsize, ext, (size_t)n->data_len);
+		else
+			ext = NULL;
+	}
+	nt_replace(&t->nodes, n, m, path_hash(t, n->path, plen));
+	if (!parent) {
+		t->root = m;
+	} else {
+		if (parent->child == n)
+			parent->child = m;
+		else
+			n->prev->next = m;
+		if (n->next)
+			n->next->prev = m;
+		else
+			parent->child->prev = m;	/* the first child's prev is the last */
+	}
+	if (m->flags & F_OWNER) {
+		struct node_set *s = owner_set(t, node_owner(m), 0);
+
+		if (s)
+			s->v[set_slot(m)] = m;
+	}
+	free(ext);
+	free(n);
+	return m;
+}
+
+/*
+ * Sets mzxid and mtime (F_MOD) or pzxid (F_PZXID, b unused), growing the node when the
+ * value needs room it has not got (*np is updated). Returns 0, or ZSYSTEMERROR with
+ * nothing changed.
+ */
+static int node_set_ext(struct zk_tree *t, struct zk_node **np, int flag, int64_t a, int64_t b)
+{
+	struct zk_node *n = *np;
+
+	if (!(n->flags & flag)) {
+		if (a == n->czxid && (flag != F_MOD || b == n->ctime))
+			return 0;
+		n = node_grow(t, n, flag);
+		if (!n)
+			return ZSYSTEMERROR;
+		*np = n;
+	}
+	ext_put(n, flag, a, b);
+	return 0;
+}
+
 /* ---- tree lifecycle ------------------------------------------------------------------- */
 
 struct zk_tree *tree_new_empty(void)
@@ -859,7 +1053,7 @@ static void node_attach(struct zk_tree *t, struct zk_node *parent, struct zk_nod
 static struct zk_node *add_builtin(struct zk_tree *t, struct zk_node *parent, const char *path,
 				   const struct zk_acl_list *acl)
 {
-	struct zk_node *n = node_alloc(path, strlen(path), (const uint8_t *)"", 0, 0);
+	struct zk_node *n = node_alloc(path, strlen(path), (const uint8_t *)"", 0, 0, 0);
 
 	if (!n)
 		return NULL;
@@ -947,18 +1141,21 @@ const struct zk_node *tree_lookup(const struct zk_tree *t, const char *path)
 
 void node_stat(const struct zk_node *n, struct zk_stat *out)
 {
+	struct node_ext x;
+
+	ext_get(n, strlen(n->path), &x);
 	out->czxid = n->czxid;
-	out->mzxid = n->mzxid;
+	out->mzxid = x.mzxid;
 	out->ctime = n->ctime;
-	out->mtime = n->mtime;
+	out->mtime = x.mtime;
 	out->version = n->version;
 	/* 2*C - numChildren in Java int arithmetic (wraps). */
 	out->cversion = (int32_t)((uint32_t)n->cversion * 2u - (uint32_t)n->nchildren);
 	out->aversion = n->aversion;
-	out->ephemeral_owner = owner_kind(n->owner) == OWN_EPHEMERAL ? n->owner : 0;
+	out->ephemeral_owner = owner_kind(x.owner) == OWN_EPHEMERAL ? x.owner : 0;
 	out->data_length = (int32_t)dlen0(n->data_len);
 	out->num_children = n->nchildren;
-	out->pzxid = n->pzxid;
+	out->pzxid = x.pzxid;
 }
 
 const uint8_t *node_data(const struct zk_node *n, int32_t *len)
@@ -979,7 +1176,7 @@ int32_t node_num_children(const struct zk_node *n)
 
 int64_t node_ephemeral_owner(const struct zk_node *n)
 {
-	return n->owner;
+	return node_owner(n);
 }
 
 int32_t node_child_counter(const struct zk_node *n)
@@ -1097,9 +1294,9 @@ int tree_reapable(const struct zk_tree *t, int64_t now_ms, struct zk_strvec *out
 	}
 	for (i = 0; i < t->ttls.n; i++) {
 		const struct zk_node *n = t->ttls.v[i];
-		int64_t ttl = (int64_t)((uint64_t)n->owner & TTL_VALUE_MASK);
+		int64_t ttl = (int64_t)((uint64_t)node_owner(n) & TTL_VALUE_MASK);
 
-		if (n->nchildren == 0 && ttl != 0 && now_ms - n->mtime > ttl &&
+		if (n->nchildren == 0 && ttl != 0 && now_ms - node_mtime(n) > ttl &&
 		    zk_strvec_push(out, n->path))
 			return ZSYSTEMERROR;
 	}
@@ -1569,6 +1766,7 @@ static int create_node(struct zk_tree *t, const char *path, const uint8_t *data,
 {
 	size_t plen = strlen(path);
 	struct zk_node *parent = parent_of(t, path, plen), *n;
+	uint64_t before;
 	uint32_t h;
 
 	if (!parent)
@@ -1577,7 +1775,7 @@ static int create_node(struct zk_tree *t, const char *path, const uint8_t *data,
 	/* "/" is the root, stored as "". */
 	if ((plen == 1 && path[0] == '/') || find_h(t, path, plen, h))
 		return ZNODEEXISTS;
-	n = node_alloc(path, plen, data, dlen, owner);
+	n = node_alloc(path, plen, data, dlen, owner, 0);
 	if (!n)
 		return ZSYSTEMERROR;
 	if (acl_ref(t, acl, &n->acl)) {
@@ -1589,19 +1787,24 @@ static int create_node(struct zk_tree *t, const char *path, const uint8_t *data,
 		node_free(n);
 		return ZSYSTEMERROR;
 	}
-	n->czxid = n->mzxid = n->pzxid = zxid;
-	n->ctime = n->mtime = time;
+	/* mzxid, mtime and pzxid are the creation values: nothing to store. */
+	n->czxid = zxid;
+	n->ctime = time;
 
-	t->digest -= node_digest(parent);
+	before = node_digest(parent);
 	if (parent_cv == -1)
 		parent_cv = parent->cversion + 1;
 	/* Replay may bring an older counter than the snapshot has: only ever raise it. */
 	if (parent_cv > parent->cversion) {
+		if (node_set_ext(t, &parent, F_PZXID, zxid, 0)) {
+			acl_unref(t, n->acl);
+			node_free(n);
+			return ZSYSTEMERROR;
+		}
 		parent->cversion = parent_cv;
-		parent->pzxid = zxid;
 	}
 	node_attach(t, parent, n, h);
-	t->digest += node_digest(parent);
+	t->digest += node_digest(parent) - before;
 
 	/* The reply's stat is taken before the quota code may rewrite this node's data. */
 	if (stat)
@@ -1623,10 +1826,12 @@ static int raise_parent_counter(struct zk_tree *t, const char *path, int32_t par
 	if (parent_cv == -1)
 		parent_cv = parent->cversion + 1;
 	if (parent_cv > parent->cversion) {
-		t->digest -= node_digest(parent);
+		uint64_t before = node_digest(parent);
+
+		if (node_set_ext(t, &parent, F_PZXID, zxid, 0))
+			return ZSYSTEMERROR;
 		parent->cversion = parent_cv;
-		parent->pzxid = zxid;
-		t->digest += node_digest(parent);
+		t->digest += node_digest(parent) - before;
 	}
 	return 0;
 }
@@ -1636,6 +1841,7 @@ static int delete_node(struct zk_tree *t, const char *path, int64_t zxid, const 
 {
 	size_t plen = strlen(path);
 	struct zk_node *parent = parent_of(t, path, plen), *n;
+	uint64_t before;
 	int rc;
 
 	if (!parent)
@@ -1648,12 +1854,12 @@ static int delete_node(struct zk_tree *t, const char *path, int64_t zxid, const 
 	if (n && n->child)
 		return ZNOTEMPTY;
 	/* The parent's pzxid moves even when the child is already gone (fuzzy snapshot). */
-	t->digest -= node_digest(parent);
+	before = node_digest(parent);
+	if (zxid > node_pzxid(parent) && node_set_ext(t, &parent, F_PZXID, zxid, 0))
+		return ZSYSTEMERROR;
 	if (n)
 		unlink_child(parent, n);
-	if (zxid > parent->pzxid)
-		parent->pzxid = zxid;
-	t->digest += node_digest(parent);
+	t->digest += node_digest(parent) - before;
 	if (!n)
 		return ZNONODE;
 
@@ -1683,8 +1889,12 @@ static int set_data(struct zk_tree *t, const char *path, const uint8_t *data, in
 	old_len = dlen0(n->data_len);
 	if (node_set_data(n, data, dlen))
 		return ZSYSTEMERROR;
-	n->mtime = time;
-	n->mzxid = zxid;
+	if (node_set_ext(t, &n, F_MOD, zxid, time)) {
+		/* Half applied (the caller stops), but digest and size match the tree. */
+		t->digest += node_digest(n) - before;
+		t->data_size += dlen0(n->data_len) - old_len;
+		return ZSYSTEMERROR;
+	}
 	n->version = version;
 	t->digest += node_digest(n) - before;
 	t->data_size += dlen0(n->data_len) - old_len;
@@ -1723,6 +1933,7 @@ int tree_set_config(struct zk_tree *t, const uint8_t *data, int32_t len, int64_t
 	struct zk_node *n = find(t, "/zookeeper/config", 17);
 	uint64_t before;
 	int64_t old_len;
+	int rc;
 
 	if (!n)
 		return ZNONODE;
@@ -1732,11 +1943,10 @@ int tree_set_config(struct zk_tree *t, const uint8_t *data, int32_t len, int64_t
 		return ZSYSTEMERROR;
 	/* ZKDatabase.initConfigInZKDatabase: setData(config, text, -1, version, now). */
 	n->version = -1;
-	n->mzxid = version;
-	n->mtime = time_ms;
+	rc = node_set_ext(t, &n, F_MOD, version, time_ms);
 	t->digest += node_digest(n) - before;
 	t->data_size += dlen0(n->data_len) - old_len;
-	return 0;
+	return rc;
 }
 
 /* The result type a multi reply shows for a sub-txn type (FinalRequestProcessor). */
@@ -1782,9 +1992,14 @@ static int apply_op(struct zk_tree *t, const struct zk_txn_hdr *hdr, const struc
 			return ZSYSTEMERROR;
 		rc = create_node(t, op->path, op->data, op->data_len, &op->acl, owner,
 				 op->parent_cversion, hdr->zxid, hdr->time, stat, ac);
-		if (rc == ZNODEEXISTS && raise_parent_counter(t, op->path, op->parent_cversion,
-							      hdr->zxid))
-			rc = ZNONODE;
+		if (rc == ZNODEEXISTS) {
+			int r2 = raise_parent_counter(t, op->path, op->parent_cversion, hdr->zxid);
+
+			if (r2 == ZSYSTEMERROR)
+				return ZSYSTEMERROR;
+			if (r2)
+				rc = ZNONODE;
+		}
 		break;
 	case ZOP_DELETE: case ZOP_DELETECONTAINER:
 		rc = delete_node(t, op->path, hdr->zxid, ac);
@@ -1983,6 +2198,7 @@ void tree_snap_write(const struct zk_tree *t, struct buf *b)
 	free(acls);
 	for (n = t->root; n; n = preorder_next(t, n, t->root)) {
 		size_t plen = strlen(n->path), dlen = (size_t)dlen0(n->data_len);
+		struct node_ext x;
 		uint8_t *o;
 
 		/* One bounds check per node, then the fields in place. */
@@ -1996,16 +2212,17 @@ void tree_snap_write(const struct zk_tree *t, struct buf *b)
 		if (dlen)
 			memcpy(o + 4, node_data_at(n, plen), dlen);
 		o += 4 + dlen;
+		ext_get(n, plen, &x);
 		be64_put(o, n->acl ? n->acl->index : -1);
 		be64_put(o + 8, n->czxid);
-		be64_put(o + 16, n->mzxid);
+		be64_put(o + 16, x.mzxid);
 		be64_put(o + 24, n->ctime);
-		be64_put(o + 32, n->mtime);
+		be64_put(o + 32, x.mtime);
 		be32_put(o + 40, n->version);
 		be32_put(o + 44, n->cversion);
 		be32_put(o + 48, n->aversion);
-		be64_put(o + 52, n->owner);
-		be64_put(o + 60, n->pzxid);
+		be64_put(o + 52, x.owner);
+		be64_put(o + 60, x.pzxid);
 		b->len = (size_t)(o + 68 - b->p);
 	}
 	buf_put_str(b, "/", 1);
@@ -2112,6 +2329,7 @@ int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
 
 	for (;;) {
 		const uint8_t *path, *data, *st;
+		struct node_ext x;
 		int32_t plen, dlen;
 		int64_t aclidx;
 		struct zk_node *n, *parent = NULL;
@@ -2146,20 +2364,27 @@ int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
 		h = path_hash(t, (const char *)path, (size_t)plen);
 		if (find_h(t, (const char *)path, (size_t)plen, h))
 			SNAP_FAIL("snapshot node '%.*s' appears twice", plen, (const char *)path);
-		/* StatPersisted (60 bytes, checked above); the owner decides the layout. */
+		/* StatPersisted (60 bytes, checked above): it decides the layout. */
 		st = r->p + r->off;
 		rd_skip(r, 60);
-		n = node_alloc((const char *)path, (size_t)plen, data, dlen, be64_get(st + 44));
+		x.mzxid = be64_get(st + 8);
+		x.mtime = be64_get(st + 24);
+		x.owner = be64_get(st + 44);
+		x.pzxid = be64_get(st + 52);
+		n = node_alloc((const char *)path, (size_t)plen, data, dlen, x.owner,
+			       (uint8_t)((x.mzxid != be64_get(st) || x.mtime != be64_get(st + 16) ?
+					  F_MOD : 0) | (x.pzxid != be64_get(st) ? F_PZXID : 0)));
 		if (!n)
 			goto oom;
 		n->czxid = be64_get(st);
-		n->mzxid = be64_get(st + 8);
 		n->ctime = be64_get(st + 16);
-		n->mtime = be64_get(st + 24);
 		n->version = be32_get(st + 32);
 		n->cversion = be32_get(st + 36);
 		n->aversion = be32_get(st + 40);
-		n->pzxid = be64_get(st + 52);
+		if (n->flags & F_MOD)
+			ext_put(n, F_MOD, x.mzxid, x.mtime);
+		if (n->flags & F_PZXID)
+			ext_put(n, F_PZXID, x.pzxid, 0);
 		if (aclidx != -1) {
 			key.index = aclidx;
 			slot = nslots ? bsearch(&key, slots, (size_t)nslots, sizeof(*slots), cmp_slot) : NULL;
@@ -2171,7 +2396,7 @@ int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
 			n->acl = slot->e;
 			n->acl->refs++;
 		}
-		if (nt_reserve(&t->nodes, 1) || index_reserve(t, n->owner)) {
+		if (nt_reserve(&t->nodes, 1) || index_reserve(t, x.owner)) {
 			acl_unref(t, n->acl);
 			node_free(n);
 			goto oom;

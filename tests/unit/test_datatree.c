@@ -1160,7 +1160,7 @@ static void test_random_ops_model(void **state)
 	static const int sizes[] = { -1, 0, 3, 8, 9, 100, 700, 5000 };
 	struct zk_tree *t = tree_new(), *t2;
 	static int64_t owner[N];
-	static int len[N], seed[N], live[N];
+	static int len[N], seed[N], live[N], kid[N];
 	uint64_t rng = 12345;
 	int64_t zxid = 10;
 	char path[64];
@@ -1208,8 +1208,22 @@ static void test_random_ops_model(void **state)
 			seed[k] = k + step;
 			free(d);
 		} else if (live[k] && op < 8) {
+			if (kid[k]) {
+				char cp[80];
+
+				snprintf(cp, sizeof(cp), "%s/c", path);
+				assert_int_equal(del(t, zxid++, cp), 0);
+				kid[k] = 0;
+			}
 			assert_int_equal(del(t, zxid++, path), 0);
 			live[k] = 0;
+		} else if (live[k] && op == 8 && !kid[k] && (owner[k] == 0 || owner[k] < 0)) {
+			/* A child: the node gains a pzxid (and moves) while it has siblings. */
+			char cp[80];
+
+			snprintf(cp, sizeof(cp), "%s/c", path);
+			assert_int_equal(create(t, zxid++, cp, "child", 0), 0);
+			kid[k] = 1;
 		} else if (op == 9 && (rng >> 60) == 0) {
 			/* Close session 0x101: its ephemerals go. */
 			hdr(&tx, ZOP_CLOSESESSION, zxid++, 5000 + step);
@@ -1244,6 +1258,9 @@ static void test_random_ops_model(void **state)
 			assert_null(d);
 		}
 		assert_int_equal(node_ephemeral_owner(n), owner[i]);
+		assert_int_equal(node_num_children(n), kid[i]);
+		snprintf(path, sizeof(path), "/r/n%d/c", i);
+		assert_true((tree_lookup(t, path) != NULL) == kid[i]);
 	}
 	assert_int_equal(tree_digest(t), (int64_t)digest_from_snapshot(t));
 	t2 = reload(t);

@@ -50,6 +50,8 @@ struct zk_storage {
 	struct storage_exec *exec;
 	int own_exec;
 	uv_check_t *check;		/* allocated: freed in its close callback */
+	uv_idle_t *kick;		/* active while an append waits for check_cb */
+	int kick_on;
 	storage_durable_fn on_durable;
 	void *ctx;
 
@@ -615,8 +617,18 @@ static void check_cb(uv_check_t *h)
 {
 	struct zk_storage *st = h->data;
 
-	if (st)
-		storage_flush(st);
+	if (!st)
+		return;
+	if (st->kick_on) {
+		uv_idle_stop(st->kick);
+		st->kick_on = 0;
+	}
+	storage_flush(st);
+}
+
+static void kick_cb(uv_idle_t *h)
+{
+	(void)h;
 }
 
 int storage_append(struct zk_storage *st, const struct zk_txn *txn)
@@ -643,6 +655,14 @@ int storage_append(struct zk_storage *st, const struct zk_txn *txn)
 	st->last_zxid = txn->hdr.zxid;
 	st->log_count++;
 	st->log_bytes += (int64_t)(st->queue.len - before);
+	/*
+	 * The batch goes from check_cb, after this iteration's poll; an append made outside
+	 * the poll phase (a timer: session expiry) must not let that poll block first.
+	 */
+	if (st->kick && !st->kick_on) {
+		uv_idle_start(st->kick, kick_cb);
+		st->kick_on = 1;
+	}
 	return 0;
 }
 
@@ -870,6 +890,13 @@ int storage_open_with(uv_loop_t *loop, const struct storage_opts *opts, struct v
 		st->check->data = st;
 		/* Batching must not keep the loop alive on its own. */
 		uv_unref((uv_handle_t *)st->check);
+		st->kick = calloc(1, sizeof(*st->kick));
+		if (!st->kick || uv_idle_init(loop, st->kick)) {
+			free(st->kick);
+			st->kick = NULL;	/* appends from timers then wait for the next event */
+		} else {
+			uv_unref((uv_handle_t *)st->kick);
+		}
 	}
 	*out = st;
 	return 0;
@@ -905,6 +932,10 @@ static void check_closed_cb(uv_handle_t *h)
 
 static void storage_free(struct zk_storage *st)
 {
+	if (st->kick) {
+		uv_close((uv_handle_t *)st->kick, check_closed_cb);
+		st->kick = NULL;
+	}
 	if (st->check) {
 		st->check->data = NULL;
 		uv_close((uv_handle_t *)st->check, check_closed_cb);

@@ -1245,6 +1245,81 @@ static void feed_cb(uv_timer_t *t)
 		uv_timer_stop(t);
 }
 
+struct timer_append {
+	uv_timer_t append, watchdog, keepalive;
+	struct zk_storage *st;
+	struct uvctx *u;
+	int timed_out;
+};
+
+static void ta_append_cb(uv_timer_t *t)
+{
+	struct timer_append *ta = t->data;
+
+	assert_int_equal(append_create(ta->st, 1, 10), 0);
+}
+
+static void ta_watchdog_cb(uv_timer_t *t)
+{
+	struct timer_append *ta = t->data;
+
+	ta->timed_out = 1;
+	uv_stop(ta->u->loop);
+}
+
+static void ta_noop_cb(uv_timer_t *t)
+{
+	(void)t;
+}
+
+/* An append made from a timer (as session expiry makes one) is written at once, even while
+ * other handles would let the loop sleep in poll until their next event. */
+static void test_timer_append_not_delayed(void **state)
+{
+	uv_loop_t loop;
+	struct storage_opts o;
+	struct zk_storage *st;
+	struct zk_tree *tree;
+	struct uvctx u;
+	struct timer_append ta;
+	char err[512];
+
+	(void)state;
+	mk_tmpdir();
+	assert_int_equal(uv_loop_init(&loop), 0);
+	memset(&o, 0, sizeof(o));
+	o.data_dir = tmpdir;
+	o.snap_count = 100000;
+	o.force_sync = 1;
+	memset(&u, 0, sizeof(u));
+	u.loop = &loop;
+	u.want = 1;
+	assert_int_equal(storage_open(&loop, &o, uv_dur, &u, &st, err, sizeof(err)), 0);
+	assert_int_equal(storage_load(st, &tree, NULL, err, sizeof(err)), 0);
+	memset(&ta, 0, sizeof(ta));
+	ta.st = st;
+	ta.u = &u;
+	uv_timer_init(&loop, &ta.append);
+	uv_timer_init(&loop, &ta.watchdog);
+	uv_timer_init(&loop, &ta.keepalive);
+	ta.append.data = ta.watchdog.data = &ta;
+	uv_timer_start(&ta.append, ta_append_cb, 1, 0);
+	/* Without the fix the loop sleeps until this timer: the next event it knows of. */
+	uv_timer_start(&ta.watchdog, ta_watchdog_cb, 1000, 0);
+	uv_timer_start(&ta.keepalive, ta_noop_cb, 5000, 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(ta.timed_out, 0);
+	assert_int_equal(u.d.max_ok, 1);
+	uv_close((uv_handle_t *)&ta.append, NULL);
+	uv_close((uv_handle_t *)&ta.watchdog, NULL);
+	uv_close((uv_handle_t *)&ta.keepalive, NULL);
+	storage_close(st);
+	tree_free(tree);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	rm_tmpdir();
+}
+
 /* On the libuv threadpool with real files: everything appended becomes durable, in fewer
  * fsyncs than txns, and a reload sees it all (Apache's file layout included). */
 static void test_real_loop(void **state)
@@ -1565,6 +1640,7 @@ int main(void)
 		cmocka_unit_test(test_broken_after_failed_cut),
 		cmocka_unit_test(test_open_unwritable),
 		cmocka_unit_test(test_real_loop),
+		cmocka_unit_test(test_timer_append_not_delayed),
 		cmocka_unit_test(test_crash_simulator),
 	};
 

@@ -22,7 +22,6 @@ static void conn_mark_dirty(struct conn *c);
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *ub);
 static void conn_resume(struct conn *c);
-static void conn_close_cb(uv_handle_t *h);
 
 static int64_t wall_ms(void)
 {
@@ -147,84 +146,16 @@ static void conn_flush(struct conn *c)
 	c->writing = 1;
 }
 
-/* The sender thread is done with a connection's bytes (see conn_send). */
-static void sent_cb(struct sender_job *j, void *arg)
-{
-	struct conn *c = container_of(j, struct conn, sjob);
-	uv_buf_t ub;
-
-	(void)arg;
-	c->sending = 0;
-	if (c->state == CONN_CLOSING) {
-		/* conn_close left the socket open for the thread; close it now. */
-		c->writing = 0;
-		uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
-		return;
-	}
-	if (j->err) {
-		c->writing = 0;
-		conn_close(c);
-		return;
-	}
-	if (j->written < j->len) {
-		/* The socket filled up: libuv writes the rest when it drains. */
-		ub = uv_buf_init((char *)c->wbuf.p + j->written, (unsigned)(j->len - j->written));
-		if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &ub, 1, write_cb) < 0) {
-			c->writing = 0;
-			conn_close(c);
-		}
-		return;
-	}
-	c->writing = 0;
-	buf_reset(&c->wbuf);
-	if (c->obuf.len || c->close_when_flushed)
-		conn_mark_dirty(c);
-	conn_resume(c);
-}
-
-/* Hands the connection's output to the sender thread; conn_flush if it cannot. */
-static void conn_send(struct conn *c)
-{
-	uv_os_fd_t fd;
-
-	if (c->state == CONN_CLOSING || c->writing || !c->obuf.len ||
-	    uv_fileno((uv_handle_t *)&c->tcp, &fd)) {
-		conn_flush(c);
-		return;
-	}
-	take_output(c);
-	c->sjob.fd = fd;
-	c->sjob.p = c->wbuf.p;
-	c->sjob.len = c->wbuf.len;
-	c->writing = 1;
-	c->sending = 1;
-	sender_submit(c->srv->sender, &c->sjob);
-}
-
-/*
- * With replies for several connections in one iteration, the sender thread writes them
- * on the other core while this thread goes on; one or two go out inline, since waking
- * the thread would cost them more latency than it saves.
- */
-#define SENDER_MIN_CONNS 3
-
 static void flush_cb(uv_check_t *h)
 {
 	struct zk_server *s = container_of(h, struct zk_server, flush);
-	struct conn *c;
-	int n = 0, use_sender;
 
-	for (c = s->dirty; c && n < SENDER_MIN_CONNS; c = c->dirty_next)
-		n += c->obuf.len && !c->writing;
-	use_sender = s->sender && n >= SENDER_MIN_CONNS;
 	while (s->dirty) {
-		c = s->dirty;
+		struct conn *c = s->dirty;
+
 		s->dirty = c->dirty_next;
 		c->dirty = 0;
-		if (use_sender)
-			conn_send(c);
-		else
-			conn_flush(c);
+		conn_flush(c);
 	}
 	uv_idle_stop(&s->wake);
 }
@@ -1258,9 +1189,7 @@ static void conn_close(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->nconns--;
-	/* The sender thread may be writing to the socket: sent_cb closes it instead. */
-	if (!c->sending)
-		uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
+	uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
 }
 
 static int count_ip(struct zk_server *s, const char *ip)
@@ -1537,9 +1466,6 @@ int server_start(struct zk_server *s, char *errmsg, size_t errlen)
 	uv_check_start(&s->flush, flush_cb);
 	uv_idle_init(s->loop, &s->wake);
 	s->handles_open++;
-	s->sender = getenv("ZK_NO_SENDER") ? NULL : sender_new(s->loop, sent_cb, s);
-	if (s->sender)
-		s->handles_open++;
 	uv_timer_init(s->loop, &s->purge_timer);
 	s->handles_open++;
 	if (cfg->autopurge_interval_h > 0) {
@@ -1554,14 +1480,6 @@ int server_start(struct zk_server *s, char *errmsg, size_t errlen)
 		 host, cfg->client_port, cfg->tick_time, cfg->min_session_timeout,
 		 cfg->max_session_timeout);
 	return 0;
-}
-
-static void sender_closed_cb(void *arg)
-{
-	struct zk_server *s = arg;
-
-	if (--s->handles_open == 0 && s->stop_done)
-		s->stop_done(s->stop_ctx);
 }
 
 static void handle_closed_cb(uv_handle_t *h)
@@ -1581,11 +1499,6 @@ void server_stop(struct zk_server *s, void (*done)(void *ctx), void *ctx)
 	s->stopping = 1;
 	s->stop_done = done;
 	s->stop_ctx = ctx;
-	/* Replies in the sender's hands come back (and their sockets may close) first. */
-	if (s->sender) {
-		sender_close(s->sender, sender_closed_cb);
-		s->sender = NULL;
-	}
 	/* Whatever is queued reaches the disk before we go. */
 	storage_close(s->storage);
 	s->storage = NULL;

@@ -18,7 +18,6 @@
 #include "buf.h"
 #include "config.h"
 #include "datatree.h"
-#include "sender.h"
 #include "prep.h"
 #include "server.h"
 #include "sessions.h"
@@ -67,10 +66,8 @@ struct conn {
 	int32_t nqueued;
 	struct buf obuf;	/* frames waiting for the next write */
 	struct buf wbuf;	/* frames being written */
-	int writing;		/* wbuf is being written (uv_write or the sender thread) */
+	int writing;		/* wbuf is being written */
 	uv_write_t wreq;
-	struct sender_job sjob;
-	int sending;		/* sjob is with the sender thread: the socket stays open */
 	int close_when_flushed;
 	/* statistics for stat/cons */
 	int64_t created_ms;	/* monotonic */
@@ -105,7 +102,6 @@ struct zk_server {
 	uv_timer_t tick;
 	uv_check_t flush;
 	uv_idle_t wake;		/* active while output waits: keeps poll from blocking */
-	struct zk_sender *sender;	/* NULL: replies are written on the loop */
 	uv_timer_t purge_timer;		/* autopurge.purgeInterval */
 	uv_work_t purge_work;
 	int purging;

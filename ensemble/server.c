@@ -1068,40 +1068,51 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *ub)
 static void conn_process_input(struct conn *c)
 {
 	struct zk_server *s = c->srv;
-	size_t off = 0;
+	size_t off;
 
 	if (c->parsing)
 		return;
+	/*
+	 * parsing stays set through conn_pump: a reply it releases calls conn_resume, which
+	 * would otherwise come back here, and with a partial frame buffered and reads stopped
+	 * that recursion never ended (a stack overflow under a pipelining client). Frames the
+	 * pump made room for are taken by the next round of this loop instead.
+	 */
 	c->parsing = 1;
-	while (c->in.len - off >= 4 && c->state != CONN_CLOSING &&
-	       c->nqueued < CONN_MAX_QUEUED && c->obuf.len < CONN_MAX_OUTPUT) {
-		int32_t flen = be32_get(c->in.p + off);
+	do {
+		off = 0;
+		while (c->in.len - off >= 4 && c->state != CONN_CLOSING &&
+		       c->nqueued < CONN_MAX_QUEUED && c->obuf.len < CONN_MAX_OUTPUT) {
+			int32_t flen = be32_get(c->in.p + off);
 
-		if (flen < 0 || flen > s->cfg->jute_maxbuffer) {
-			log_info("closing %s: frame length %d out of range (jute.maxbuffer %d)",
-				 c->addr, flen, s->cfg->jute_maxbuffer);
-			conn_close(c);
-			break;
-		}
-		if (c->in.len - off - 4 < (size_t)flen) {
-			/* Make room for the whole frame at once. */
-			if (off == 0 && buf_grow(&c->in, (size_t)flen + 4 - c->in.len))
+			if (flen < 0 || flen > s->cfg->jute_maxbuffer) {
+				log_info("closing %s: frame length %d out of range (jute.maxbuffer %d)",
+					 c->addr, flen, s->cfg->jute_maxbuffer);
 				conn_close(c);
-			break;
+				break;
+			}
+			if (c->in.len - off - 4 < (size_t)flen) {
+				/* Make room for the whole frame at once. */
+				if (off == 0 && buf_grow(&c->in, (size_t)flen + 4 - c->in.len))
+					conn_close(c);
+				break;
+			}
+			handle_frame(c, c->in.p + off + 4, (size_t)flen);
+			off += 4 + (size_t)flen;
 		}
-		handle_frame(c, c->in.p + off + 4, (size_t)flen);
-		off += 4 + (size_t)flen;
-	}
+		if (c->state == CONN_CLOSING)
+			break;
+		if (off) {
+			memmove(c->in.p, c->in.p + off, c->in.len - off);
+			c->in.len -= off;
+		}
+		conn_pump(c);
+	} while (off && c->state != CONN_CLOSING && c->in.len >= 4 &&
+		 c->nqueued < CONN_MAX_QUEUED && c->obuf.len < CONN_MAX_OUTPUT);
 	c->parsing = 0;
 	if (c->state == CONN_CLOSING)
 		return;
-	if (off) {
-		memmove(c->in.p, c->in.p + off, c->in.len - off);
-		c->in.len -= off;
-	}
-	conn_pump(c);
-	if (c->state != CONN_CLOSING && c->reading &&
-	    (c->nqueued >= CONN_MAX_QUEUED || c->obuf.len >= CONN_MAX_OUTPUT)) {
+	if (c->reading && (c->nqueued >= CONN_MAX_QUEUED || c->obuf.len >= CONN_MAX_OUTPUT)) {
 		uv_read_stop((uv_stream_t *)&c->tcp);
 		c->reading = 0;
 	}

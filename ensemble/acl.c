@@ -247,6 +247,7 @@ int acl_fixup(const struct zk_acl_list *in, const struct zk_ids *ids, struct zk_
 
 	out->n = 0;
 	out->v = NULL;
+	out->packed = 0;	/* strings strdup'd one by one below */
 	if (in->n <= 0 || !in->v)
 		return ZINVALIDACL;
 	int32_t *order = malloc(sizeof(*order) * (size_t)(ids->n + 1));

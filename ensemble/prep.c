@@ -386,6 +386,7 @@ static int prep_create(struct zk_prep *p, const struct zk_req *q, int64_t sid,
 	o->acl = acl;
 	acl.n = 0;
 	acl.v = NULL;
+	acl.packed = 0;
 	o->ephemeral = (q->type == ZOP_CREATE || q->type == ZOP_CREATE2) && ephemeral;
 	/* The counter wraps like a Java int. */
 	o->parent_cversion = (int32_t)((uint32_t)pv.counter + 1);
@@ -510,6 +511,7 @@ static int prep_setacl(struct zk_prep *p, const struct zk_req *q, const struct z
 	o->acl = acl;
 	acl.n = 0;
 	acl.v = NULL;
+	acl.packed = 0;
 	o->version = nv.aversion + 1;
 	nv.aversion = o->version;
 	rc = add_rec(p, q->path, zxid, 0, &nv, &o->acl, 0);

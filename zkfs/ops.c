@@ -2475,6 +2475,7 @@ static int parse_acl(const char *text, size_t len, struct zk_acl_list *out)
 
 	out->n = 0;
 	out->v = NULL;
+	out->packed = 0;
 	if (!s)
 		return -ENOMEM;
 	for (line = strtok_r(s, "\n,", &save); line; line = strtok_r(NULL, "\n,", &save)) {

@@ -55,6 +55,7 @@ static void hdr(struct zk_txn *t, int type, int64_t zxid, int64_t time)
 static void set_acl_list(struct zk_acl_list *a, int32_t perms, const char *scheme, const char *id)
 {
 	a->n = 1;
+	a->packed = 0;
 	a->v = calloc(1, sizeof(*a->v));
 	a->v[0].perms = perms;
 	a->v[0].id.scheme = strdup(scheme);

@@ -53,6 +53,7 @@ static void set_acl1(struct zk_acl_list *a, int32_t perms, const char *scheme, c
 {
 	zk_acl_list_release(a);
 	a->n = 1;
+	a->packed = 0;
 	a->v = calloc(1, sizeof(*a->v));
 	a->v[0].perms = perms;
 	a->v[0].id.scheme = scheme ? strdup(scheme) : NULL;

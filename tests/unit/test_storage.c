@@ -136,6 +136,7 @@ static void on_dur(void *ctx, int64_t zxid, int status)
 static void open_acl(struct zk_acl_list *a)
 {
 	a->n = 1;
+	a->packed = 0;
 	a->v = calloc(1, sizeof(*a->v));
 	a->v[0].perms = ZPERM_ALL;
 	a->v[0].id.scheme = strdup("world");

@@ -23,6 +23,7 @@ static void hdr(struct zk_txn *t, int32_t type)
 static void acl1(struct zk_acl_list *a, int32_t perms, const char *scheme, const char *id)
 {
 	a->n = 1;
+	a->packed = 0;
 	a->v = calloc(1, sizeof(*a->v));
 	a->v[0].perms = perms;
 	a->v[0].id.scheme = strdup(scheme);
@@ -280,6 +281,7 @@ static void test_other_txns(void **state)
 	hdr(&t, ZOP_SETACL);
 	o = add(&t, ZOP_SETACL, "/a", NULL);
 	o->acl.n = 2;
+	o->acl.packed = 0;
 	o->acl.v = calloc(2, sizeof(*o->acl.v));
 	o->acl.v[0].perms = 1;
 	o->acl.v[0].id.scheme = strdup("world");

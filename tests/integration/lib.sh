@@ -24,7 +24,7 @@ ZKCLI=/usr/share/zookeeper/bin/zkCli.sh
 # Debian's zkEnv.sh classpath: zookeeper.jar pulls its dependencies through its manifest, and
 # without a log4j binding slf4j falls back to the no-op logger, so the server stays quiet.
 ZK_CLASSPATH=/etc/zookeeper/conf:/usr/share/java/zookeeper.jar
-OURS_BIN=$TOP/bin/zkensemble
+OURS_BIN=${ZK_OURS_BIN:-$TOP/bin/zkensemble}	# test_sanitizers.sh points it at a sanitized build
 EXPECTED_DIR=$IT_DIR/expected
 
 IT_PASS=0

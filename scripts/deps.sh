@@ -21,6 +21,7 @@ packages=(
 	netcat-openbsd			# four-letter words from scripts and tests
 	clang				# libFuzzer targets (make fuzz)
 	valgrind			# memory checks in tests
+	libasan8 libubsan1		# gcc's sanitizer runtimes (tests/integration/test_sanitizers.sh)
 )
 
 missing=()

@@ -27,6 +27,7 @@
  * update of a missing one are no-ops that report the error (replay over a fuzzy
  * snapshot, server-formats §6); a multi containing an error op applies nothing.
  */
+#include "checksum.h"
 #include "datatree.h"
 #include "hashmap.h"
 
@@ -35,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
@@ -500,121 +500,6 @@ static int node_set_data(struct zk_node *n, const uint8_t *data, int32_t dlen)
 	return 0;
 }
 
-/* ---- CRC-32 for the digest ------------------------------------------------------------ */
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_CRC_PCLMUL 1
-
-/*
- * CRC-32 (zlib's polynomial, reflected) by carry-less multiplication: fold 64 bytes at a
- * time, then 16, then Barrett-reduce (Intel's "Fast CRC Computation for Generic
- * Polynomials Using PCLMULQDQ", the constants of zlib's and Linux's SIMD versions).
- * len >= 64 and a multiple of 16; crc is the raw (pre-inverted) register.
- */
-__attribute__((target("pclmul,sse4.1")))
-static uint32_t crc32_pclmul(uint32_t crc, const uint8_t *buf, size_t len)
-{
-	const __m128i k1k2 = _mm_set_epi64x(0x01c6e41596, 0x0154442bd4);
-	const __m128i k3k4 = _mm_set_epi64x(0x00ccaa009e, 0x01751997d0);
-	const __m128i k5k0 = _mm_set_epi64x(0, 0x0163cd6124);
-	const __m128i poly = _mm_set_epi64x(0x01f7011641, 0x01db710641);
-	const __m128i mask32 = _mm_setr_epi32(~0, 0, ~0, 0);
-	__m128i x1, x2, x3, x4, x5, x6, x7, x8;
-
-	x1 = _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x00));
-	x2 = _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x10));
-	x3 = _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x20));
-	x4 = _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x30));
-	x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128((int)crc));
-	buf += 64;
-	len -= 64;
-	while (len >= 64) {
-		x5 = _mm_clmulepi64_si128(x1, k1k2, 0x00);
-		x6 = _mm_clmulepi64_si128(x2, k1k2, 0x00);
-		x7 = _mm_clmulepi64_si128(x3, k1k2, 0x00);
-		x8 = _mm_clmulepi64_si128(x4, k1k2, 0x00);
-		x1 = _mm_clmulepi64_si128(x1, k1k2, 0x11);
-		x2 = _mm_clmulepi64_si128(x2, k1k2, 0x11);
-		x3 = _mm_clmulepi64_si128(x3, k1k2, 0x11);
-		x4 = _mm_clmulepi64_si128(x4, k1k2, 0x11);
-		x1 = _mm_xor_si128(_mm_xor_si128(x1, x5),
-				   _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x00)));
-		x2 = _mm_xor_si128(_mm_xor_si128(x2, x6),
-				   _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x10)));
-		x3 = _mm_xor_si128(_mm_xor_si128(x3, x7),
-				   _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x20)));
-		x4 = _mm_xor_si128(_mm_xor_si128(x4, x8),
-				   _mm_loadu_si128((const __m128i *)(const void *)(buf + 0x30)));
-		buf += 64;
-		len -= 64;
-	}
-	/* Fold the four lanes into one. */
-	x5 = _mm_clmulepi64_si128(x1, k3k4, 0x00);
-	x1 = _mm_clmulepi64_si128(x1, k3k4, 0x11);
-	x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
-	x5 = _mm_clmulepi64_si128(x1, k3k4, 0x00);
-	x1 = _mm_clmulepi64_si128(x1, k3k4, 0x11);
-	x1 = _mm_xor_si128(_mm_xor_si128(x1, x3), x5);
-	x5 = _mm_clmulepi64_si128(x1, k3k4, 0x00);
-	x1 = _mm_clmulepi64_si128(x1, k3k4, 0x11);
-	x1 = _mm_xor_si128(_mm_xor_si128(x1, x4), x5);
-	while (len >= 16) {
-		x2 = _mm_loadu_si128((const __m128i *)(const void *)buf);
-		x5 = _mm_clmulepi64_si128(x1, k3k4, 0x00);
-		x1 = _mm_clmulepi64_si128(x1, k3k4, 0x11);
-		x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
-		buf += 16;
-		len -= 16;
-	}
-	/* 128 -> 64 bits. */
-	x2 = _mm_clmulepi64_si128(x1, k3k4, 0x10);
-	x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), x2);
-	x2 = _mm_srli_si128(x1, 4);
-	x1 = _mm_and_si128(x1, mask32);
-	x1 = _mm_clmulepi64_si128(x1, k5k0, 0x00);
-	x1 = _mm_xor_si128(x1, x2);
-	/* Barrett reduction to 32 bits. */
-	x2 = _mm_and_si128(x1, mask32);
-	x2 = _mm_clmulepi64_si128(x2, poly, 0x10);
-	x2 = _mm_and_si128(x2, mask32);
-	x2 = _mm_clmulepi64_si128(x2, poly, 0x00);
-	x1 = _mm_xor_si128(x1, x2);
-	return (uint32_t)_mm_extract_epi32(x1, 1);
-}
-
-static int crc_pclmul_ok(void)
-{
-	static int ok = -1;
-
-	if (ok < 0)
-		ok = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
-	return ok;
-}
-#endif
-
-/* zlib's crc32(crc, p, len), with the long stretches done by crc32_pclmul() when it can. */
-static uint32_t crc32_fast(uint32_t crc, const uint8_t *p, size_t len)
-{
-#ifdef HAVE_CRC_PCLMUL
-	if (len >= 64 && crc_pclmul_ok()) {
-		size_t n = len & ~(size_t)15;
-
-		crc = ~crc32_pclmul(~crc, p, n);
-		p += n;
-		len -= n;
-	}
-#endif
-	while (len > 0) {
-		uInt chunk = len > (1u << 30) ? (1u << 30) : (uInt)len;
-
-		crc = (uint32_t)crc32(crc, p, chunk);
-		p += chunk;
-		len -= chunk;
-	}
-	return crc;
-}
-
 /* The 60-byte stat block of the digest (DigestCalculator's order, not StatPersisted's). */
 static void digest_stat(uint8_t *b, const struct zk_node *n, size_t plen)
 {
@@ -635,7 +520,7 @@ static void digest_stat(uint8_t *b, const struct zk_node *n, size_t plen)
 /*
  * CRC-32 of path, data and the stat in digest order (DigestCalculator). Computed for every
  * node at load and twice per change: the pieces go through one contiguous buffer when they
- * fit, so that crc32_fast() gets one long stretch.
+ * fit, so that cksum_crc32() gets one long stretch.
  */
 static uint64_t node_digest(const struct zk_node *n)
 {
@@ -653,12 +538,12 @@ static uint64_t node_digest(const struct zk_node *n)
 		if (dl)
 			memcpy(b + plen, data, dl);
 		digest_stat(b + plen + dl, n, plen);
-		crc = crc32_fast(0, b, plen + dl + 60);
+		crc = cksum_crc32(0, b, plen + dl + 60);
 	} else {
 		digest_stat(b, n, plen);
-		crc = crc32_fast(0, (const uint8_t *)n->path, plen);
-		crc = crc32_fast(crc, data, dl);
-		crc = crc32_fast(crc, b, 60);
+		crc = cksum_crc32(0, (const uint8_t *)n->path, plen);
+		crc = cksum_crc32(crc, data, dl);
+		crc = cksum_crc32(crc, b, 60);
 	}
 	return (uint64_t)crc;
 }

@@ -1,6 +1,7 @@
 /*
  * txnlog.c: see txnlog.h for the format and the torn-vs-corrupt rules.
  */
+#include "checksum.h"
 #include "txnlog.h"
 
 #include <errno.h>
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #define SECTOR 512
 #define WINDOW (1 << 20)
@@ -17,92 +17,9 @@
 
 /* ---- Adler-32 ------------------------------------------------------------------------ */
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_ADLER_SSSE3 1
-
-#define ADLER_BASE 65521u
-/* Largest n such that 255n(n+1)/2 + (n+1)(BASE-1) fits 32 bits (zlib's NMAX). */
-#define ADLER_NMAX 5552
-
-/*
- * Adler-32 over 32-byte blocks with SSSE3 (the method of Chromium's adler32_simd.c): per
- * block, s1 gains the byte sum (psadbw) and s2 the position-weighted sum (pmaddubsw with
- * weights 32..1) plus 32 times the s1 of all earlier blocks. len is a multiple of 32.
- */
-__attribute__((target("ssse3")))
-static uint32_t adler32_ssse3(uint32_t adler, const uint8_t *buf, size_t len)
-{
-	const __m128i tap1 = _mm_setr_epi8(32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17);
-	const __m128i tap2 = _mm_setr_epi8(16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
-	const __m128i zero = _mm_setzero_si128();
-	const __m128i ones = _mm_set1_epi16(1);
-	uint32_t s1 = adler & 0xffff, s2 = adler >> 16;
-	size_t blocks = len / 32;
-
-	while (blocks) {
-		size_t n = ADLER_NMAX / 32;
-		__m128i v_ps, v_s1, v_s2;
-
-		if (n > blocks)
-			n = blocks;
-		blocks -= n;
-		v_ps = _mm_set_epi32(0, 0, 0, (int)(s1 * (uint32_t)n));
-		v_s2 = _mm_set_epi32(0, 0, 0, (int)s2);
-		v_s1 = _mm_setzero_si128();
-		do {
-			const __m128i b1 = _mm_loadu_si128((const __m128i *)(const void *)buf);
-			const __m128i b2 = _mm_loadu_si128((const __m128i *)(const void *)(buf + 16));
-
-			v_ps = _mm_add_epi32(v_ps, v_s1);
-			v_s1 = _mm_add_epi32(v_s1, _mm_sad_epu8(b1, zero));
-			v_s2 = _mm_add_epi32(v_s2, _mm_madd_epi16(_mm_maddubs_epi16(b1, tap1), ones));
-			v_s1 = _mm_add_epi32(v_s1, _mm_sad_epu8(b2, zero));
-			v_s2 = _mm_add_epi32(v_s2, _mm_madd_epi16(_mm_maddubs_epi16(b2, tap2), ones));
-			buf += 32;
-		} while (--n);
-		v_s2 = _mm_add_epi32(v_s2, _mm_slli_epi32(v_ps, 5));
-		v_s1 = _mm_add_epi32(v_s1, _mm_shuffle_epi32(v_s1, _MM_SHUFFLE(2, 3, 0, 1)));
-		v_s1 = _mm_add_epi32(v_s1, _mm_shuffle_epi32(v_s1, _MM_SHUFFLE(1, 0, 3, 2)));
-		s1 += (uint32_t)_mm_cvtsi128_si32(v_s1);
-		v_s2 = _mm_add_epi32(v_s2, _mm_shuffle_epi32(v_s2, _MM_SHUFFLE(2, 3, 0, 1)));
-		v_s2 = _mm_add_epi32(v_s2, _mm_shuffle_epi32(v_s2, _MM_SHUFFLE(1, 0, 3, 2)));
-		s2 = (uint32_t)_mm_cvtsi128_si32(v_s2);
-		s1 %= ADLER_BASE;
-		s2 %= ADLER_BASE;
-	}
-	return s1 | (s2 << 16);
-}
-
-static int adler_ssse3_ok(void)
-{
-	static int ok = -1;
-
-	if (ok < 0)
-		ok = __builtin_cpu_supports("ssse3");
-	return ok;
-}
-#endif
-
 uint32_t txnlog_adler32(uint32_t a, const uint8_t *p, size_t len)
 {
-#ifdef HAVE_ADLER_SSSE3
-	if (len >= 64 && adler_ssse3_ok()) {
-		size_t n = len & ~(size_t)31;
-
-		a = adler32_ssse3(a, p, n);
-		p += n;
-		len -= n;
-	}
-#endif
-	while (len > 0) {
-		uInt chunk = len > (1u << 30) ? (1u << 30) : (uInt)len;
-
-		a = (uint32_t)adler32(a, p, chunk);
-		p += chunk;
-		len -= chunk;
-	}
-	return a;
+	return cksum_adler32(a, p, len);
 }
 
 /* ---- writing ------------------------------------------------------------------------ */

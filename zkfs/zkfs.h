@@ -135,7 +135,7 @@ void inode_set_data(struct zinode *in, const uint8_t *data, int32_t len);
 void inode_after_inval(struct zinode *in, void (*fn)(void *), void *arg);
 void inode_inval_done(struct zinode *in);
 
-/* ---- expectations (ops.c) ---- */
+/* ---- expectations (cache.c) ---- */
 struct zexpect {
 	struct zexpect *next;
 	int type;
@@ -171,7 +171,7 @@ void nt_barrier(void (*fn)(void *), void *arg);
  */
 int nt_replay_lookup(fuse_ino_t parent, const char *name, fuse_ino_t *ino);
 
-/* ---- ops.c ---- */
+/* ---- node cache (cache.c) ---- */
 typedef void (*fetch_cb)(int rc, const struct zk_stat *st, int null_data,
 			 const struct zk_resp *data, void *arg);
 /* Stat (and data when want_data, or when needed to tell null data) of path; updates the
@@ -181,6 +181,8 @@ int update_path(const char *path, const struct zk_stat *st, const uint8_t *data,
 		int32_t len, int have_data, struct zinode *exclude);
 void mark_deleted(const char *path);
 void parent_changed(const char *path);
+
+/* ---- operations (ops.c; the rest of them in file.c, rename.c, xattr.c: ops_i.h) ---- */
 int shown_as_dir(int view, const struct zk_stat *st, int null_data);
 char *path_parent(const char *path);
 const char *path_base(const char *path);
@@ -188,7 +190,8 @@ const char *path_base(const char *path);
 extern const struct fuse_lowlevel_ops zkfs_ops;
 void zkfs_watch_cb(struct zkc *c, int type, const char *path, void *arg);
 void zkfs_state_cb(struct zkc *c, int state, int new_session, void *arg);
-/* After a session expiry: every open .ephemeral file's node again, with its last data. */
+/* After a session expiry: every open .ephemeral file's node again, with its last data
+ * (file.c). */
 void zkfs_recreate_ephemerals(void);
 int zkfs_errno(int zerr);
 void zkfs_fill_attr(const struct zinode *in, struct stat *st);

@@ -1,0 +1,1135 @@
+/*
+ * The write path of zkfs: open files (struct zfh), open/read/write/flush/fsync/release,
+ * create/mknod/mkdir, publishing a handle's content, and re-creating open ephemerals after a
+ * session expiry.
+ *
+ * Writes: a handle keeps the whole new content; it is published with one setData when a
+ * write looks final (its size is not a multiple of the page size, which is what a shell's
+ * echo or the last chunk of cp produce), at FLUSH/FSYNC when writes are pending, 200 ms
+ * after the last write on a handle kept open, and at RELEASE. An O_TRUNC at open is only
+ * published with the first write (so watchers never see an empty intermediate), or at
+ * RELEASE when nothing was written (": > f"). A FLUSH with no writes behind it commits
+ * nothing.
+ */
+#include "zkfs.h"
+#include "ops_i.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+#define DEBOUNCE_MS 200
+#define APPEND_RETRIES 20
+
+/* ---- open files ------------------------------------------------------------------------- */
+
+struct pubwait {
+	struct pubwait *next;
+	void (*fn)(int err, void *arg);
+	void *arg;
+};
+
+struct zfh {
+	uv_timer_t debounce;	/* first: the handle's memory is freed in its close callback */
+	struct zinode *in;	/* pinned */
+	int noop;		/* the notifier's replay handle */
+	int view;
+	int32_t vversion;
+	char *path;
+	int flags;
+	int writable;
+	int append;
+	uint8_t *data;		/* content (append: the base it was read as) */
+	size_t len, cap;
+	uint8_t *app;		/* append mode: bytes appended so far, unpublished */
+	size_t app_len;
+	int32_t base_version;	/* -1: overwrite whatever is there */
+	int dirty;
+	unsigned gen;		/* bumped by every change to the content */
+	int trunc_pending;
+	int ephemeral;
+	int eph_flags;
+	int publishing;
+	int retries;
+	int err;		/* sticky publish error, reported by the next write/flush */
+	struct pubwait *waiters;
+	struct zfh *next_eph;
+	int timer_init;
+};
+
+off_t fh_size(const struct zfh *fh)
+{
+	if (!fh || fh->noop || !fh->writable)
+		return -1;
+	return (off_t)(fh->append ? fh->len + fh->app_len : fh->len);
+}
+
+static int buf_reserve(uint8_t **p, size_t *cap, size_t need)
+{
+	size_t nc;
+	uint8_t *n;
+
+	if (need <= *cap)
+		return 0;
+	nc = *cap ? *cap : 4096;
+	while (nc < need)
+		nc *= 2;
+	n = realloc(*p, nc);
+	if (!n)
+		return -1;
+	*p = n;
+	*cap = nc;
+	return 0;
+}
+
+static int fh_set_content(struct zfh *fh, const uint8_t *d, int32_t len)
+{
+	size_t l = len > 0 ? (size_t)len : 0;
+
+	fh->len = 0;
+	if (buf_reserve(&fh->data, &fh->cap, l + 1))
+		return -1;
+	if (l)
+		memcpy(fh->data, d, l);
+	fh->len = l;
+	return 0;
+}
+
+static struct zfh *fh_new(struct zinode *in, int flags)
+{
+	struct zfh *fh = calloc(1, sizeof(*fh));
+
+	if (!fh)
+		return NULL;
+	fh->path = strdup(in->path);
+	if (!fh->path) {
+		free(fh);
+		return NULL;
+	}
+	fh->in = in;
+	in->pins++;
+	fh->view = in->view;
+	fh->vversion = in->vversion;
+	fh->flags = flags;
+	fh->writable = (flags & O_ACCMODE) != O_RDONLY;
+	fh->append = fh->writable && (flags & O_APPEND);
+	fh->base_version = -1;
+	return fh;
+}
+
+static void fh_free_cb(uv_handle_t *h)
+{
+	struct zfh *fh = (struct zfh *)h;
+
+	free(fh->path);
+	free(fh->data);
+	free(fh->app);
+	free(fh);
+}
+
+static void fh_free(struct zfh *fh)
+{
+	struct zfh **pp;
+
+	for (pp = &g_fs->ephemerals; *pp; pp = &(*pp)->next_eph) {
+		if (*pp == fh) {
+			*pp = fh->next_eph;
+			break;
+		}
+	}
+	if (fh->in)
+		inode_unpin(fh->in);
+	fh->in = NULL;
+	if (fh->timer_init)
+		uv_close((uv_handle_t *)&fh->debounce, fh_free_cb);
+	else
+		fh_free_cb((uv_handle_t *)fh);
+}
+
+size_t max_data(const char *path)
+{
+	size_t pl = strlen(path) + strlen(zkc_chroot(g_fs->zk));
+	size_t overhead = 32 + pl;	/* headers, path, lengths, version */
+
+	return ZK_DEFAULT_MAXBUFFER > overhead ? ZK_DEFAULT_MAXBUFFER - overhead : 0;
+}
+
+/* ---- publishing ----------------------------------------------------------------------- */
+
+struct pub {
+	struct zfh *fh;
+	uint8_t *data;
+	size_t len;
+	unsigned gen;
+	size_t app_len;
+	struct zexpect *ex;
+	int err;
+};
+
+static void publish(struct zfh *fh, void (*fn)(int, void *), void *arg);
+
+static void pub_finish(void *arg)
+{
+	struct pub *p = arg;
+	struct zfh *fh = p->fh;
+	struct pubwait *w, *list = fh->waiters;
+
+	fh->publishing = 0;
+	fh->waiters = NULL;
+	free(p->data);
+	/* whoever waits may have written more meanwhile: the first waiter publishes again */
+	while ((w = list)) {
+		list = w->next;
+		if (p->err)
+			w->fn(p->err, w->arg);
+		else
+			publish(fh, w->fn, w->arg);
+		free(w);
+	}
+	free(p);
+}
+
+static void pub_refetched(struct zkc *c, int rc, const struct zk_resp *r, void *arg);
+
+static void pub_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
+{
+	struct pub *p = arg;
+	struct zfh *fh = p->fh;
+	int invals = 0;
+
+	expect_remove(p->ex);
+	p->ex = NULL;
+	if (rc == ZBADVERSION && fh->append && fh->retries++ < APPEND_RETRIES) {
+		/* someone else changed the file: append to what is there now */
+		if (zkc_get_data(g_fs->zk, fh->path, 0, pub_refetched, p) == 0)
+			return;
+	}
+	if (rc == 0) {
+		fh->retries = 0;
+		fh->base_version = r->stat.version;
+		if (fh->append) {
+			/* the published bytes become the base; later appends stay pending */
+			memmove(fh->app, fh->app + p->app_len, fh->app_len - p->app_len);
+			fh->app_len -= p->app_len;
+			fh_set_content(fh, p->data, (int32_t)p->len);
+		}
+		if (fh->gen == p->gen)
+			fh->dirty = 0;
+		fh->trunc_pending = 0;
+		invals = update_path(fh->path, &r->stat, p->data, (int32_t)p->len, 1, fh->in);
+		if (fh->in && fh->in->czxid == 0)
+			fh->in->czxid = r->stat.czxid;
+		if (fh->append && fh->in && fh->in->nlookup > 0) {
+			/* our base may have moved under the kernel's cached pages */
+			nt_inval_inode(fh->in, 1);
+		}
+	} else {
+		p->err = rc == ZBADVERSION ? ESTALE : zkfs_errno(rc);
+		fh->err = p->err;
+	}
+	/* readers of other views of this node must see the new content once we answer */
+	if (invals)
+		nt_barrier(pub_finish, p);
+	else
+		pub_finish(p);
+}
+
+static int pub_send(struct pub *p)
+{
+	struct zfh *fh = p->fh;
+	int32_t version = fh->view == V_VERSION || fh->append ? fh->base_version : -1;
+
+	p->ex = expect_for(fh->view, ZEV_DATA_CHANGED, fh->path);
+	if (zkc_set_data(g_fs->zk, fh->path, p->data, (int32_t)p->len, version, pub_cb, p)) {
+		expect_remove(p->ex);
+		return -1;
+	}
+	return 0;
+}
+
+static void pub_refetched(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
+{
+	struct pub *p = arg;
+	struct zfh *fh = p->fh;
+	size_t base = r && r->data_len > 0 ? (size_t)r->data_len : 0;
+	uint8_t *nd;
+
+	if (rc) {
+		p->err = zkfs_errno(rc);
+		fh->err = p->err;
+		pub_finish(p);
+		return;
+	}
+	nd = malloc(base + p->app_len + 1);
+	if (!nd || base + p->app_len > max_data(fh->path)) {
+		free(nd);
+		p->err = nd ? EFBIG : ENOMEM;
+		fh->err = p->err;
+		pub_finish(p);
+		return;
+	}
+	if (base)
+		memcpy(nd, r->data, base);
+	memcpy(nd + base, fh->app, p->app_len);
+	free(p->data);
+	p->data = nd;
+	p->len = base + p->app_len;
+	fh->base_version = r->stat.version;
+	if (pub_send(p)) {
+		p->err = EIO;
+		pub_finish(p);
+	}
+}
+
+/* Publishes the handle's content if it changed; fn(err, arg) when done. */
+static void publish(struct zfh *fh, void (*fn)(int, void *), void *arg)
+{
+	struct pub *p;
+
+	if (fh->publishing) {
+		struct pubwait *w = malloc(sizeof(*w)), **pp;
+
+		if (!w) {
+			fn(ENOMEM, arg);
+			return;
+		}
+		w->fn = fn;
+		w->arg = arg;
+		w->next = NULL;
+		for (pp = &fh->waiters; *pp; pp = &(*pp)->next)
+			;
+		*pp = w;
+		return;
+	}
+	if (fh->err) {
+		int e = fh->err;
+
+		fh->err = 0;
+		fn(e, arg);
+		return;
+	}
+	if (!fh->dirty && !fh->trunc_pending) {
+		fn(0, arg);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		fn(ENOMEM, arg);
+		return;
+	}
+	p->fh = fh;
+	p->gen = fh->gen;
+	p->len = fh->append ? fh->len + fh->app_len : fh->len;
+	p->app_len = fh->app_len;
+	if (p->len > max_data(fh->path)) {
+		free(p);
+		fn(EFBIG, arg);
+		return;
+	}
+	p->data = malloc(p->len + 1);
+	if (!p->data) {
+		free(p);
+		fn(ENOMEM, arg);
+		return;
+	}
+	if (fh->len)
+		memcpy(p->data, fh->data, fh->len);
+	if (fh->append && fh->app_len)
+		memcpy(p->data + fh->len, fh->app, fh->app_len);
+	fh->publishing = 1;
+	{
+		struct pubwait *w = malloc(sizeof(*w));
+
+		if (!w) {
+			fh->publishing = 0;
+			free(p->data);
+			free(p);
+			fn(ENOMEM, arg);
+			return;
+		}
+		w->fn = fn;
+		w->arg = arg;
+		w->next = NULL;
+		fh->waiters = w;
+	}
+	if (pub_send(p)) {
+		p->err = EIO;
+		pub_finish(p);
+	}
+}
+
+/* The waiter list holds the publisher itself first; publish() for it again finds the
+ * content clean and answers at once. */
+
+static void reply_err_cb(int err, void *arg)
+{
+	fuse_reply_err((fuse_req_t)arg, err);
+}
+
+static void ignore_cb(int err, void *arg)
+{
+	if (err)
+		log_warn("publishing '%s' failed: %s", (char *)arg, strerror(err));
+	free(arg);
+}
+
+static void debounce_cb(uv_timer_t *t)
+{
+	struct zfh *fh = (struct zfh *)t;
+	char *p = strdup(fh->path);
+
+	if (p)
+		publish(fh, ignore_cb, p);
+}
+
+int fh_writable(const struct zfh *fh)
+{
+	return fh && fh->writable && !fh->noop;
+}
+
+/* ftruncate on a writable handle: the handle's content changes and is published like a
+ * write. */
+int fh_truncate(struct zfh *fh, size_t ns)
+{
+	if (fh->append) {
+		/* ftruncate on an O_APPEND handle: fold the appended bytes in first */
+		if (buf_reserve(&fh->data, &fh->cap, fh->len + fh->app_len + 1))
+			return ENOMEM;
+		memcpy(fh->data + fh->len, fh->app, fh->app_len);
+		fh->len += fh->app_len;
+		fh->app_len = 0;
+		fh->append = 0;
+	}
+	if (buf_reserve(&fh->data, &fh->cap, ns + 1))
+		return ENOMEM;
+	if (ns > fh->len)
+		memset(fh->data + fh->len, 0, ns - fh->len);
+	fh->len = ns;
+	fh->dirty = 1;
+	fh->gen++;
+	uv_timer_start(&fh->debounce, debounce_cb, DEBOUNCE_MS, 0);
+	return 0;
+}
+
+/* ---- open / create ---------------------------------------------------------------------- */
+
+static void reply_open_now(fuse_req_t req, struct zfh *fh, struct fuse_file_info *fi)
+{
+	fi->fh = (uint64_t)(uintptr_t)fh;
+	fi->keep_cache = 1;
+	if (fuse_reply_open(req, fi))
+		fh_free(fh);
+}
+
+struct openq {
+	fuse_req_t req;
+	struct fuse_file_info fi;
+	struct zfh *fh;
+	struct fuse_entry_param e;	/* create */
+	int create;
+};
+
+static void open_ready(void *arg)
+{
+	struct openq *o = arg;
+
+	o->fi.fh = (uint64_t)(uintptr_t)o->fh;
+	o->fi.keep_cache = 1;
+	if (o->create) {
+		if (fuse_reply_create(o->req, &o->e, &o->fi)) {
+			inode_forget(o->fh->in, 1);
+			fh_free(o->fh);
+		}
+	} else if (fuse_reply_open(o->req, &o->fi)) {
+		fh_free(o->fh);
+	}
+	free(o);
+}
+
+static void open_fetched(int rc, const struct zk_stat *st, int null_data,
+			 const struct zk_resp *d, void *arg)
+{
+	struct openq *o = arg;
+	struct zfh *fh = o->fh;
+
+	if (rc) {
+		fuse_reply_err(o->req, zkfs_errno(rc));
+		goto fail;
+	}
+	if (fh->in->czxid && st->czxid != fh->in->czxid) {
+		fuse_reply_err(o->req, ENOENT);
+		goto fail;
+	}
+	if (fh->view == V_VERSION && st->version != fh->vversion) {
+		fuse_reply_err(o->req, ESTALE);
+		goto fail;
+	}
+	fh->base_version = fh->view == V_VERSION ? fh->vversion : fh->append ? st->version : -1;
+	if (fh->trunc_pending)
+		fh->len = 0;
+	else if (fh_set_content(fh, d ? d->data : NULL, d ? d->data_len : 0)) {
+		fuse_reply_err(o->req, ENOMEM);
+		goto fail;
+	}
+	inode_after_inval(fh->in, open_ready, o);
+	return;
+fail:
+	fh_free(fh);
+	free(o);
+}
+
+void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct zinode *in = inode_get(ino);
+	struct openq *o;
+	struct zfh *fh;
+
+	if (!in) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (in->is_dir || in->kind != K_NODE) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	fh = fh_new(in, fi->flags);
+	if (!fh) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (notifier_is_caller(req)) {
+		fh->noop = 1;
+		fh->writable = 0;
+		reply_open_now(req, fh, fi);
+		return;
+	}
+	if (fh->writable && g_fs->o.ro) {
+		fh_free(fh);
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (fh->writable) {
+		uv_timer_init(g_fs->loop, &fh->debounce);
+		fh->timer_init = 1;
+	}
+	if (fh->writable && (fi->flags & O_TRUNC)) {
+		fh->trunc_pending = 1;
+		fh->len = 0;
+		if (fh->view != V_VERSION && !fh->append) {
+			reply_open_now(req, fh, fi);
+			return;
+		}
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		fh_free(fh);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	o->req = req;
+	o->fi = *fi;
+	o->fh = fh;
+	/* a cached copy kept current by the persistent watch serves the open */
+	if (!fh->writable && g_fs->cache_trusted && in->data_valid && in->have_st &&
+	    !in->deleted && in->view == V_NONE) {
+		struct zk_resp r;
+
+		memset(&r, 0, sizeof(r));
+		r.type = ZOP_GETDATA;
+		r.data = in->data;
+		r.data_len = in->data_null ? -1 : in->data_len;
+		r.stat = in->st;
+		open_fetched(0, &in->st, in->data_null, &r, o);
+		return;
+	}
+	fetch_node(in->path, 1, open_fetched, o);
+}
+
+static void reply_slice(fuse_req_t req, const uint8_t *d, size_t len, const uint8_t *d2,
+			size_t len2, size_t size, off_t off)
+{
+	size_t n;
+
+	if (off < 0 || (size_t)off >= len + len2) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if ((size_t)off < len) {
+		n = len - (size_t)off;
+		fuse_reply_buf(req, (const char *)d + off, n > size ? size : n);
+		return;
+	}
+	n = len2 - ((size_t)off - len);
+	fuse_reply_buf(req, (const char *)d2 + ((size_t)off - len), n > size ? size : n);
+}
+
+struct readq {
+	fuse_req_t req;
+	fuse_ino_t ino;
+	size_t size;
+	off_t off;
+};
+
+static void read_fetched(int rc, const struct zk_stat *st, int null_data,
+			 const struct zk_resp *d, void *arg)
+{
+	struct readq *q = arg;
+
+	if (rc)
+		fuse_reply_err(q->req, zkfs_errno(rc));
+	else
+		reply_slice(q->req, d->data, d->data_len > 0 ? (size_t)d->data_len : 0, NULL, 0,
+			    q->size, q->off);
+	free(q);
+}
+
+/*
+ * Read-only handles read the newest data this mount knows, never a snapshot from their open:
+ * every read fills the kernel's shared page cache, and a stale snapshot filling it after an
+ * invalidation would hand old data to a later reader (a lost update in counter.sh).
+ */
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct zfh *fh = (struct zfh *)(uintptr_t)fi->fh;
+	struct zinode *in = fh->in;
+	struct readq *q;
+
+	if (fh->noop) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (fh->writable || !g_fs->cache_trusted || !in || in->deleted) {
+		reply_slice(req, fh->data, fh->len, fh->app, fh->append ? fh->app_len : 0, size, off);
+		return;
+	}
+	if (in->data_valid) {
+		reply_slice(req, in->data, (size_t)in->data_len, NULL, 0, size, off);
+		return;
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	q->req = req;
+	q->ino = ino;
+	q->size = size;
+	q->off = off;
+	fetch_node(in->path, 1, read_fetched, q);
+}
+
+struct writeq {
+	fuse_req_t req;
+	size_t size;
+};
+
+static void write_done(int err, void *arg)
+{
+	struct writeq *w = arg;
+
+	if (err)
+		fuse_reply_err(w->req, err);
+	else
+		fuse_reply_write(w->req, w->size);
+	free(w);
+}
+
+void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct zfh *fh = (struct zfh *)(uintptr_t)fi->fh;
+	struct writeq *w;
+
+	if (fh->noop) {
+		fuse_reply_write(req, size);
+		return;
+	}
+	if (fh->err) {
+		int e = fh->err;
+
+		fh->err = 0;
+		fuse_reply_err(req, e);
+		return;
+	}
+	if (fh->append) {
+		if (fh->len + fh->app_len + size > max_data(fh->path)) {
+			fuse_reply_err(req, EFBIG);
+			return;
+		}
+		{
+			uint8_t *n = realloc(fh->app, fh->app_len + size + 1);
+
+			if (!n) {
+				fuse_reply_err(req, ENOMEM);
+				return;
+			}
+			fh->app = n;
+		}
+		memcpy(fh->app + fh->app_len, buf, size);
+		fh->app_len += size;
+	} else {
+		size_t end = (size_t)off + size;
+
+		if (off < 0 || end > max_data(fh->path)) {
+			fuse_reply_err(req, EFBIG);
+			return;
+		}
+		if (buf_reserve(&fh->data, &fh->cap, end + 1)) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		if ((size_t)off > fh->len)
+			memset(fh->data + fh->len, 0, (size_t)off - fh->len);
+		memcpy(fh->data + off, buf, size);
+		if (end > fh->len)
+			fh->len = end;
+	}
+	fh->dirty = 1;
+	fh->gen++;
+	if (size % 4096 != 0) {
+		/* looks like the last piece: publish now so errors reach write() */
+		w = malloc(sizeof(*w));
+		if (!w) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		w->req = req;
+		w->size = size;
+		uv_timer_stop(&fh->debounce);
+		publish(fh, write_done, w);
+		return;
+	}
+	uv_timer_start(&fh->debounce, debounce_cb, DEBOUNCE_MS, 0);
+	fuse_reply_write(req, size);
+}
+
+void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct zfh *fh = (struct zfh *)(uintptr_t)fi->fh;
+
+	if (fh->noop || !fh->writable || (!fh->dirty && !fh->publishing && !fh->err)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	uv_timer_stop(&fh->debounce);
+	/* a truncation with nothing written is left to RELEASE: see the header comment */
+	if (!fh->dirty && !fh->publishing) {
+		int e = fh->err;
+
+		fh->err = 0;
+		fuse_reply_err(req, e);
+		return;
+	}
+	publish(fh, reply_err_cb, req);
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct zfh *fh = (struct zfh *)(uintptr_t)fi->fh;
+
+	if (fh->noop || !fh->writable) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	uv_timer_stop(&fh->debounce);
+	publish(fh, reply_err_cb, req);
+}
+
+struct relq {
+	fuse_req_t req;
+	struct zfh *fh;
+	struct zexpect *ex;
+};
+
+static void release_deleted(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
+{
+	struct relq *q = arg;
+
+	expect_remove(q->ex);
+	if (rc == 0) {
+		mark_deleted(q->fh->path);
+		parent_changed(q->fh->path);
+	} else if (rc != ZNONODE) {
+		log_warn("deleting ephemeral '%s' failed: %s", q->fh->path, zk_strerror(rc));
+	}
+	fh_free(q->fh);
+	free(q);
+}
+
+static void release_published(int err, void *arg)
+{
+	struct relq *q = arg;
+	struct zfh *fh = q->fh;
+
+	if (err)
+		log_warn("writing '%s' at close failed: %s", fh->path, strerror(err));
+	if (fh->ephemeral) {
+		fh->ephemeral = 0;
+		q->ex = expect_for(fh->view, ZEV_DELETED, fh->path);
+		if (zkc_delete(g_fs->zk, fh->path, -1, release_deleted, q) == 0)
+			return;
+		expect_remove(q->ex);
+	}
+	fh_free(fh);
+	free(q);
+}
+
+void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct zfh *fh = (struct zfh *)(uintptr_t)fi->fh;
+	struct relq *q;
+
+	/* RELEASE is asynchronous for the caller: answer now, finish in the background */
+	fuse_reply_err(req, 0);
+	if (fh->timer_init)
+		uv_timer_stop(&fh->debounce);
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		fh_free(fh);
+		return;
+	}
+	q->fh = fh;
+	fh->err = 0;
+	if (fh->writable && !fh->noop)
+		publish(fh, release_published, q);
+	else
+		release_published(0, q);
+}
+
+/* ---- create / mknod / mkdir ------------------------------------------------------------ */
+
+struct createq {
+	fuse_req_t req;
+	struct fuse_file_info fi;
+	int has_fi;
+	int view;
+	int is_dir;
+	int flags;
+	char *path;
+	struct zexpect *ex;
+};
+
+static void create_existing_fetched(int rc, const struct zk_stat *st, int null_data,
+				    const struct zk_resp *d, void *arg);
+
+static void create_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
+{
+	struct createq *q = arg;
+	struct zinode *in;
+	int seq = q->flags == ZMODE_PERSISTENT_SEQUENTIAL || q->flags == ZMODE_EPHEMERAL_SEQUENTIAL;
+
+	expect_remove(q->ex);
+	q->ex = NULL;
+	if (rc == ZNODEEXISTS && q->has_fi && !(q->fi.flags & O_EXCL) && !seq) {
+		/* a stale negative entry: open the node that is there */
+		fetch_node(q->path, 1, create_existing_fetched, q);
+		return;
+	}
+	if (rc) {
+		fuse_reply_err(q->req, zkfs_errno(rc));
+		goto out;
+	}
+	if (seq)
+		in = inode_add_unique(q->view, r->path, r->stat.czxid, q->is_dir);
+	else
+		in = inode_find_or_add(K_NODE, q->view, 0, q->path, r->stat.czxid, q->is_dir);
+	if (!in) {
+		fuse_reply_err(q->req, ENOMEM);
+		goto out;
+	}
+	in->deleted = 0;
+	inode_set_stat(in, &r->stat);
+	inode_set_data(in, NULL, q->is_dir ? -1 : 0);
+	parent_changed(r->path);
+	if (q->has_fi) {
+		struct zfh *fh = fh_new(in, q->fi.flags);
+		struct fuse_entry_param e;
+
+		if (!fh) {
+			fuse_reply_err(q->req, ENOMEM);
+			goto out;
+		}
+		uv_timer_init(g_fs->loop, &fh->debounce);
+		fh->timer_init = 1;
+		fh->writable = 1;
+		fh->base_version = q->view == V_VERSION ? 0 : -1;
+		if (q->flags == ZMODE_EPHEMERAL || q->flags == ZMODE_EPHEMERAL_SEQUENTIAL) {
+			fh->ephemeral = 1;
+			fh->eph_flags = ZMODE_EPHEMERAL;
+			fh->next_eph = g_fs->ephemerals;
+			g_fs->ephemerals = fh;
+		}
+		memset(&e, 0, sizeof(e));
+		e.ino = in->ino;
+		zkfs_fill_attr(in, &e.attr);
+		e.attr_timeout = attr_timeout(in);
+		e.entry_timeout = seq ? 0 : entry_timeout(in);
+		in->nlookup++;
+		q->fi.fh = (uint64_t)(uintptr_t)fh;
+		q->fi.keep_cache = 1;
+		if (fuse_reply_create(q->req, &e, &q->fi)) {
+			inode_forget(in, 1);
+			fh_free(fh);
+		}
+	} else {
+		reply_entry(q->req, in);
+	}
+out:
+	free(q->path);
+	free(q);
+}
+
+static void create_existing_fetched(int rc, const struct zk_stat *st, int null_data,
+				    const struct zk_resp *d, void *arg)
+{
+	struct createq *q = arg;
+	struct zinode *in;
+	struct openq *o;
+	struct zfh *fh;
+
+	if (rc) {
+		fuse_reply_err(q->req, zkfs_errno(rc));
+		goto out;
+	}
+	if (shown_as_dir(q->view, st, null_data)) {
+		fuse_reply_err(q->req, EISDIR);
+		goto out;
+	}
+	in = inode_find_or_add(K_NODE, q->view, 0, q->path, st->czxid, 0);
+	o = calloc(1, sizeof(*o));
+	fh = in ? fh_new(in, q->fi.flags) : NULL;
+	if (!in || !o || !fh) {
+		free(o);
+		if (fh)
+			fh_free(fh);
+		fuse_reply_err(q->req, ENOMEM);
+		goto out;
+	}
+	in->deleted = 0;
+	inode_set_stat(in, st);
+	uv_timer_init(g_fs->loop, &fh->debounce);
+	fh->timer_init = 1;
+	if (q->fi.flags & O_TRUNC)
+		fh->trunc_pending = 1;
+	o->req = q->req;
+	o->fi = q->fi;
+	o->fh = fh;
+	o->create = 1;
+	o->e.ino = in->ino;
+	zkfs_fill_attr(in, &o->e.attr);
+	o->e.attr_timeout = attr_timeout(in);
+	o->e.entry_timeout = entry_timeout(in);
+	in->nlookup++;
+	open_fetched(0, st, null_data, d, o);
+out:
+	free(q->path);
+	free(q);
+}
+
+/* Common checks for making a new name in parent; returns the new path or NULL (replied). */
+static char *new_name_path(fuse_req_t req, struct zinode *p, const char *name)
+{
+	char *path;
+
+	if (!p || (p->kind == K_VIEWROOT && p->view == V_VERSION)) {
+		fuse_reply_err(req, p ? EPERM : ENOENT);
+		return NULL;
+	}
+	if (g_fs->o.ro) {
+		fuse_reply_err(req, EROFS);
+		return NULL;
+	}
+	if (p->ino == FUSE_ROOT_ID) {
+		int v;
+
+		for (v = 1; v < V_COUNT; v++) {
+			if (strcmp(name, view_names[v]) == 0) {
+				fuse_reply_err(req, EEXIST);
+				return NULL;
+			}
+		}
+	}
+	if (!name_ok(name)) {
+		fuse_reply_err(req, EINVAL);
+		return NULL;
+	}
+	path = path_join(p->path, name);
+	if (!path)
+		fuse_reply_err(req, ENOMEM);
+	return path;
+}
+
+static void do_create(fuse_req_t req, struct zinode *p, char *path, int is_dir,
+		      struct fuse_file_info *fi)
+{
+	struct createq *q = calloc(1, sizeof(*q));
+	int flags = view_flags(p->view);
+	int seq;
+
+	if (!q) {
+		free(path);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (is_dir && (flags == ZMODE_EPHEMERAL))
+		flags = ZMODE_PERSISTENT;	/* ephemerals cannot hold children */
+	if (is_dir && flags == ZMODE_EPHEMERAL_SEQUENTIAL)
+		flags = ZMODE_PERSISTENT_SEQUENTIAL;
+	seq = flags == ZMODE_PERSISTENT_SEQUENTIAL || flags == ZMODE_EPHEMERAL_SEQUENTIAL;
+	q->req = req;
+	q->view = p->kind == K_VERSIONDIR ? V_VERSION : p->view;
+	q->is_dir = is_dir;
+	q->flags = flags;
+	q->path = path;
+	if (fi) {
+		q->fi = *fi;
+		q->has_fi = 1;
+	}
+	q->ex = expect_for(q->view, seq ? ZEV_CREATED + 100 : ZEV_CREATED, path);
+	if (zkc_create(g_fs->zk, path, "", is_dir ? -1 : 0, NULL, flags, create_cb, q)) {
+		expect_remove(q->ex);
+		free(q->path);
+		free(q);
+		fuse_reply_err(req, EIO);
+	}
+}
+
+/* A replayed create from the notifier: answer with the node that now exists. */
+static void op_lookup_for_notifier(fuse_req_t req, struct zinode *p, const char *name)
+{
+	char *path = path_join(p->path, name);
+
+	if (!path) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	start_lookup(req, p->view, p->vversion, path);
+}
+
+void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct zinode *p = inode_get(parent);
+	char *path;
+
+	if (!S_ISREG(mode)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (p && p->kind == K_VERSIONDIR) {
+		/* compare-and-set works on existing nodes only */
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	path = new_name_path(req, p, name);
+	if (path)
+		do_create(req, p, path, 0, fi);
+}
+
+void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	struct zinode *p = inode_get(parent);
+	char *path;
+
+	if (p && notifier_is_caller(req)) {
+		op_lookup_for_notifier(req, p, name);
+		return;
+	}
+	if (!S_ISREG(mode)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (p && p->kind == K_VERSIONDIR) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	path = new_name_path(req, p, name);
+	if (path)
+		do_create(req, p, path, 0, NULL);
+}
+
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct zinode *p = inode_get(parent);
+	char *path;
+
+	if (p && notifier_is_caller(req)) {
+		op_lookup_for_notifier(req, p, name);
+		return;
+	}
+	if (p && p->kind == K_VERSIONDIR) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	path = new_name_path(req, p, name);
+	if (path)
+		do_create(req, p, path, 1, NULL);
+}
+
+/* ---- session expiry ----------------------------------------------------------------- */
+
+struct recq {
+	char *path;
+	struct zexpect *ex;
+};
+
+static void adopt_one(struct zinode *in, void *arg)
+{
+	const struct zk_stat *st = arg;
+
+	in->czxid = st->czxid;
+	in->deleted = 0;
+	inode_set_stat(in, st);
+}
+
+static void recreate_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
+{
+	struct recq *q = arg;
+
+	expect_remove(q->ex);
+	if (rc == 0)
+		inode_foreach_path(q->path, adopt_one, (void *)&r->stat);
+	else
+		log_warn("re-creating ephemeral '%s' after session expiry failed: %s", q->path,
+			 zk_strerror(rc));
+	free(q->path);
+	free(q);
+}
+
+void zkfs_recreate_ephemerals(void)
+{
+	struct zfh *fh;
+
+	for (fh = g_fs->ephemerals; fh; fh = fh->next_eph) {
+		struct recq *q = calloc(1, sizeof(*q));
+		uint8_t *d;
+		size_t len = fh->len + (fh->append ? fh->app_len : 0);
+
+		if (!q || !(q->path = strdup(fh->path)) || !(d = malloc(len + 1))) {
+			if (q)
+				free(q->path);
+			free(q);
+			continue;
+		}
+		memcpy(d, fh->data ? fh->data : (uint8_t *)"", fh->len);
+		if (fh->append && fh->app_len)
+			memcpy(d + fh->len, fh->app, fh->app_len);
+		q->ex = expect_for(fh->view, ZEV_CREATED, fh->path);
+		log_info("re-creating ephemeral '%s' in the new session", fh->path);
+		if (zkc_create(g_fs->zk, fh->path, d, (int32_t)len, NULL, ZMODE_EPHEMERAL,
+			       recreate_cb, q)) {
+			expect_remove(q->ex);
+			free(q->path);
+			free(q);
+		}
+		free(d);
+	}
+}
+

@@ -847,6 +847,12 @@ static void create_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
 	inode_set_stat(in, &r->stat);
 	inode_set_data(in, NULL, q->is_dir ? -1 : 0);
 	parent_changed(r->path);
+	if (q->view == V_NONE) {
+		watch_child_note(r->path, 1);
+		if (q->is_dir)
+			watch_dir_known(r->path);
+	}
+	watch_node_known(r->path);
 	if (q->has_fi) {
 		struct zfh *fh = fh_new(in, q->fi.flags);
 		struct fuse_entry_param e;

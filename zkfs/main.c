@@ -5,7 +5,7 @@
  *
  * Options: servers=h:p[,h:p][/chroot], root=/prefix, timeout=SECONDS (every call answers
  * within it; default 10), session_timeout=SECONDS (default 30), ro, allow_other,
- * auth=user:password (digest), debug. Mount-helper words (rw, dev, suid, exec, auto,
+ * auth=user:password (digest), watch=persistent|oneshot, debug. Mount-helper words (rw, dev, suid, exec, auto,
  * _netdev, defaults, ...) are accepted and ignored, so fstab lines and
  * `mount -t fuse.zkfs h:2181 /zk` work. Servers come from the argument or servers=, then
  * /etc/zkfs.conf, then 127.0.0.1:2181.
@@ -43,7 +43,10 @@ static void usage(FILE *f)
 		"  -o session_timeout=SEC  requested ZooKeeper session timeout (default 30)\n"
 		"  -o ro              read-only\n"
 		"  -o allow_other     let other users in\n"
-		"  -o auth=USER:PASS  digest identity for ACLs\n");
+		"  -o auth=USER:PASS  digest identity for ACLs\n"
+		"  -o watch=persistent|oneshot  one persistent recursive watch (default; falls\n"
+		"                     back to oneshot when the server refuses it) or one-shot\n"
+		"                     watches re-armed on each event (servers older than 3.6)\n");
 }
 
 /* "10", "10s", "500ms" -> milliseconds; -1 when malformed. */
@@ -109,6 +112,10 @@ static int parse_opts(struct zkfs_opts *o, char *list)
 		} else if (!strncmp(t, "auth=", 5)) {
 			free(o->auth);
 			o->auth = strdup(t + 5);
+		} else if (!strcmp(t, "watch=oneshot")) {
+			o->watch_oneshot = 1;
+		} else if (!strcmp(t, "watch=persistent")) {
+			o->watch_oneshot = 0;
 		} else if (!strcmp(t, "debug")) {
 			o->debug = 1;
 			o->foreground = 1;
@@ -301,8 +308,8 @@ static int run(struct zkfs *fs, int report_fd)
 	fs->loop = uv_default_loop();
 	fs->uid = getuid();
 	fs->gid = getgid();
-	fs->timeout_s = 3600.0;
-	fs->persistent_watch = 1;
+	fs->timeout_s = fs->o.watch_oneshot ? 1.0 : 3600.0;
+	fs->persistent_watch = !fs->o.watch_oneshot;
 	inode_table_init();
 	if (asprintf(&servers, "%s%s", fs->o.servers, fs->o.root) < 0)
 		return 1;

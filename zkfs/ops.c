@@ -231,6 +231,8 @@ static void lookup_fetched(int rc, const struct zk_stat *st, int null_data,
 	inode_set_stat(in, st);
 	if (d)
 		inode_set_data(in, d->data, d->data_len);
+	if (in->is_dir && in->view == V_NONE)
+		watch_dir_known(in->path);
 	reply_entry(l->req, in);
 out:
 	free(l->path);
@@ -429,6 +431,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 
 struct delq {
 	fuse_req_t req;
+	int view;
 	char *path;
 	struct zexpect *ex;
 };
@@ -441,6 +444,8 @@ static void delete_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
 	if (rc == 0) {
 		mark_deleted(q->path);
 		parent_changed(q->path);
+		if (q->view == V_NONE)
+			watch_child_note(q->path, 0);
 	}
 	fuse_reply_err(q->req, zkfs_errno(rc));
 	free(q->path);
@@ -472,6 +477,7 @@ static void do_delete(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	q->req = req;
+	q->view = p->view;
 	q->ex = expect_for(p->view, ZEV_DELETED, q->path);
 	if (zkc_delete(g_fs->zk, q->path, -1, delete_cb, q)) {
 		expect_remove(q->ex);

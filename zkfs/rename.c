@@ -60,6 +60,8 @@ static void ren_multi_cb(struct zkc *c, int rc, const struct zk_resp *r, void *a
 	mark_deleted(q->from);
 	if (q->to_version >= 0)
 		mark_deleted(q->to);
+	watch_child_note(q->from, 0);
+	watch_child_note(q->to, 1);
 	/* the kernel moves its dentry to the new name; let it look the new node up afresh */
 	np = inode_get(q->newparent);
 	fuse_reply_err(q->req, 0);

@@ -7,6 +7,15 @@
  * (so caches hold the new stat/data before anyone is woken), its kernel caches are
  * invalidated, and the change is replayed through the mount by the notifier when the
  * kernel knows the node or its parent directory (an inotify watch pins its inode).
+ *
+ * One-shot mode (no persistent recursive watch): a NodeChildrenChanged carries no names, so
+ * each directory the kernel knows keeps a child watch and the list of children it last
+ * read; on the event the list is read again (re-arming the watch) and the names that came
+ * and went are handled as NodeCreated/NodeDeleted would be. Creates and deletes of the
+ * children of such a directory are then taken from the difference only (the node's own
+ * exists watch may report them too). Changes made through the plain tree of this mount
+ * are noted in the list when their reply arrives (replies and the re-read are answered in
+ * order), so they are not replayed on top of the kernel's own event.
  */
 #include "zkfs.h"
 
@@ -14,6 +23,219 @@
 #include <string.h>
 
 #include "log.h"
+
+/* ---- one-shot child watches --------------------------------------------------------- */
+
+struct cwatch {
+	struct cwatch *next;
+	char *path;
+	char **names;		/* sorted */
+	int n;
+	int valid;		/* names read at least once */
+};
+
+static struct cwatch *cwatches;
+
+static struct cwatch *cw_find(const char *path)
+{
+	struct cwatch *w;
+
+	for (w = cwatches; w; w = w->next)
+		if (strcmp(w->path, path) == 0)
+			return w;
+	return NULL;
+}
+
+static void cw_clear_names(struct cwatch *w)
+{
+	int i;
+
+	for (i = 0; i < w->n; i++)
+		free(w->names[i]);
+	free(w->names);
+	w->names = NULL;
+	w->n = 0;
+}
+
+static void cw_remove(const char *path)
+{
+	struct cwatch **pp, *w;
+
+	for (pp = &cwatches; (w = *pp); pp = &w->next) {
+		if (strcmp(w->path, path) == 0) {
+			*pp = w->next;
+			cw_clear_names(w);
+			free(w->path);
+			free(w);
+			return;
+		}
+	}
+}
+
+/* The parent of path holds a child watch that has been read: the difference reports it. */
+static int cw_covers(const char *path)
+{
+	char *pp = path_parent(path);
+	struct cwatch *w = pp && strcmp(path, "/") ? cw_find(pp) : NULL;
+
+	free(pp);
+	return w && w->valid;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void created_fetched(int rc, const struct zk_stat *st, int null_data,
+			    const struct zk_resp *d, void *arg);
+static void deleted(const char *path);
+
+static char *child_path(const char *dir, const char *name)
+{
+	char *p = malloc(strlen(dir) + strlen(name) + 2);
+
+	if (p)
+		strcpy(stpcpy(stpcpy(p, strcmp(dir, "/") ? dir : ""), "/"), name);
+	return p;
+}
+
+static void cw_children_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
+{
+	char *path = arg;
+	struct cwatch *w = cw_find(path);
+	char **names = NULL;
+	int n = 0, i = 0, j = 0;
+
+	if (!w || g_fs->exiting)
+		goto out;
+	if (rc) {
+		/* gone: its NodeDeleted (or the parent's difference) tells the kernel */
+		if (rc == ZNONODE)
+			cw_remove(path);
+		goto out;
+	}
+	if (r->children.n > 0)
+		names = calloc((size_t)r->children.n, sizeof(char *));
+	for (; names && n < r->children.n; n++)
+		if (!(names[n] = strdup(r->children.v[n])))
+			break;
+	if (names)
+		qsort(names, (size_t)n, sizeof(char *), cmp_name);
+	if (w->valid) {
+		/* merge the two sorted lists: names only in the new one came, the others went */
+		while (i < n || j < w->n) {
+			int d = i == n ? 1 : j == w->n ? -1 : strcmp(names[i], w->names[j]);
+			char *cp = child_path(path, d < 0 ? names[i] : w->names[j]);
+
+			if (cp && d < 0) {
+				log_debug("one-shot: '%s' appeared", cp);
+				fetch_node(cp, 0, created_fetched, cp);
+				cp = NULL;
+			} else if (cp && d > 0) {
+				log_debug("one-shot: '%s' went away", cp);
+				deleted(cp);
+			}
+			free(cp);
+			if (d <= 0)
+				i++;
+			if (d >= 0)
+				j++;
+		}
+	}
+	cw_clear_names(w);
+	w->names = names;
+	w->n = names ? n : 0;
+	w->valid = 1;
+out:
+	free(path);
+}
+
+static void cw_read(struct cwatch *w)
+{
+	char *p = strdup(w->path);
+
+	if (p && zkc_get_children2(g_fs->zk, p, 1, cw_children_cb, p))
+		free(p);
+}
+
+void watch_dir_known(const char *path)
+{
+	struct cwatch *w;
+
+	if (g_fs->persistent_watch || cw_find(path))
+		return;
+	w = calloc(1, sizeof(*w));
+	if (!w || !(w->path = strdup(path))) {
+		free(w);
+		return;
+	}
+	w->next = cwatches;
+	cwatches = w;
+	cw_read(w);
+}
+
+void watch_child_note(const char *path, int added)
+{
+	char *pp = path_parent(path);
+	struct cwatch *w = pp ? cw_find(pp) : NULL;
+	const char *name = path_base(path);
+	int i;
+
+	free(pp);
+	if (!w || !w->valid || g_fs->persistent_watch)
+		return;
+	for (i = 0; i < w->n && strcmp(w->names[i], name) < 0; i++)
+		;
+	if (added && (i == w->n || strcmp(w->names[i], name))) {
+		char **nv = realloc(w->names, sizeof(char *) * (size_t)(w->n + 1));
+		char *nm = strdup(name);
+
+		if (nv)
+			w->names = nv;
+		if (!nv || !nm) {
+			free(nm);
+			return;
+		}
+		memmove(nv + i + 1, nv + i, sizeof(char *) * (size_t)(w->n - i));
+		nv[i] = nm;
+		w->n++;
+	} else if (!added && i < w->n && !strcmp(w->names[i], name)) {
+		free(w->names[i]);
+		memmove(w->names + i, w->names + i + 1, sizeof(char *) * (size_t)(w->n - i - 1));
+		w->n--;
+	}
+}
+
+static void rearm_fetched(int rc, const struct zk_stat *st, int null_data,
+			  const struct zk_resp *d, void *arg)
+{
+	free(arg);
+}
+
+void watch_node_known(const char *path)
+{
+	char *p;
+
+	if (g_fs->persistent_watch || !(p = strdup(path)))
+		return;
+	/* fetch_node arms an exists/data watch in one-shot mode (and refreshes the caches) */
+	fetch_node(p, 0, rearm_fetched, p);
+}
+
+/* A new session has none of the old watches: read every list again (no replay: changes
+ * made while we were away only invalidate caches) and re-arm the root's. */
+static void oneshot_start(void)
+{
+	struct cwatch *w;
+
+	for (w = cwatches; w; w = w->next)
+		w->valid = 0;
+	if (!cw_find("/"))
+		watch_dir_known("/");
+	for (w = cwatches; w; w = w->next)
+		cw_read(w);
+}
 
 static void inval_pages(struct zinode *in, void *arg)
 {
@@ -112,9 +334,20 @@ void zkfs_watch_cb(struct zkc *c, int type, const char *path, void *arg)
 
 	if (type == ZEV_NONE || g_fs->exiting)
 		return;
-	if (expect_consume(type, path))
+	if (expect_consume(type, path)) {
+		/* one-shot: our own change used up the node's watch */
+		if (!g_fs->persistent_watch && (type == ZEV_DATA_CHANGED || type == ZEV_CREATED))
+			watch_node_known(path);
 		return;
+	}
 	log_debug("remote change %d on '%s'", type, path);
+	if (!g_fs->persistent_watch) {
+		if (type == ZEV_DELETED)
+			cw_remove(path);
+		/* one-shot: the parent's difference reports its children's creates and deletes */
+		if ((type == ZEV_CREATED || type == ZEV_DELETED) && cw_covers(path))
+			return;
+	}
 	switch (type) {
 	case ZEV_DATA_CHANGED:
 	case ZEV_CREATED:
@@ -127,10 +360,14 @@ void zkfs_watch_cb(struct zkc *c, int type, const char *path, void *arg)
 		break;
 	case ZEV_CHILDREN_CHANGED: {
 		struct zinode *in = inode_known(path);
+		struct cwatch *w;
 
-		/* one-shot mode only: names are unknown, so only the attributes go */
+		/* one-shot mode only: the names come from reading the list again */
 		if (in)
 			nt_inval_inode(in, 0);
+		w = cw_find(path);
+		if (w)
+			cw_read(w);
 		break;
 	}
 	}
@@ -149,6 +386,7 @@ static void addwatch_cb(struct zkc *c, int rc, const struct zk_resp *r, void *ar
 	g_fs->persistent_watch = 0;
 	g_fs->cache_trusted = 0;
 	g_fs->timeout_s = 1.0;
+	oneshot_start();
 }
 
 static void distrust(struct zinode *in, void *arg)
@@ -165,7 +403,12 @@ void zkfs_state_cb(struct zkc *c, int state, int new_session, void *arg)
 {
 	switch (state) {
 	case ZSTATE_SYNC_CONNECTED:
-		if (new_session) {
+		if (new_session && g_fs->o.watch_oneshot) {
+			g_fs->persistent_watch = 0;
+			g_fs->cache_trusted = 0;
+			g_fs->timeout_s = 1.0;
+			oneshot_start();
+		} else if (new_session) {
 			if (zkc_add_watch(c, "/", ZADDWATCH_PERSISTENT_RECURSIVE, addwatch_cb, NULL))
 				addwatch_cb(c, ZSYSTEMERROR, NULL, NULL);
 		} else if (g_fs->persistent_watch) {

@@ -85,6 +85,7 @@ struct zkfs_opts {
 	int debug;
 	int allow_other;
 	char *auth;		/* "user:password" (digest) or NULL */
+	int watch_oneshot;	/* -o watch=oneshot: never ask for a persistent watch */
 };
 
 struct zkfs {
@@ -144,6 +145,19 @@ struct zexpect {
 struct zexpect *expect_add(int type, const char *path);
 void expect_remove(struct zexpect *e);
 int expect_consume(int type, const char *path);
+
+/* ---- one-shot watches (watch.c) ----
+ * Without a persistent recursive watch (-o watch=oneshot, or a server older than 3.6),
+ * every directory the kernel knows holds a child watch and a copy of its children; each
+ * NodeChildrenChanged re-arms it and the difference is replayed as creates and deletes.
+ * Data, exists and deletion watches on single nodes come with every fetch_node. */
+/* The kernel knows the directory path (plain tree): keep a child watch on it. */
+void watch_dir_known(const char *path);
+/* The kernel learnt of path without a fetch (our own create): arm its data watch. */
+void watch_node_known(const char *path);
+/* A create (added) or delete of path made through the plain tree of this mount: it makes
+ * its own inotify event, so the next difference must not contain it. */
+void watch_child_note(const char *path, int added);
 
 /* ---- notifier (notifier.c) ---- */
 enum ntask_kind {

@@ -3,14 +3,22 @@
 # seen by inotifywait (on the directory and on the file) within 1 s, and a reader woken by
 # the event reads the new data. Changes made through the mount are not replayed twice;
 # changes made through a view (.ephemeral/, .version/) are replayed into the plain tree.
+# test_inotify_oneshot.sh runs it again with INOTIFY_WATCH=oneshot (-o watch=oneshot).
 # timeout: 240
 . "$(dirname "$0")/lib.sh"
 
-fs_start_backend $(( ${FS_PORT_BASE:-23100} + 3 )) || exit 1
+fs_start_backend $(( ${FS_PORT_BASE:-23100} + ${INOTIFY_PORT_OFFSET:-3} )) || exit 1
 M=$FS_TMP/mnt
-check "mount" fs_mount "$M"
+check "mount (watch=${INOTIFY_WATCH:-persistent})" fs_mount "$M" -o "watch=${INOTIFY_WATCH:-persistent}"
 mkdir "$M/w"
 echo v1 > "$M/w/file"
+if [ "${INOTIFY_WATCH:-}" = oneshot ]; then
+	# one-shot watches are per path; the persistent recursive one is only on the root
+	check "one-shot: child watch on /w at the server" wait_for 2 \
+		eval 'fourlw "$FS_PORT" wchp | grep -qx "/w"'
+	check "one-shot: data watch on /w/file at the server" wait_for 2 \
+		eval 'fourlw "$FS_PORT" wchp | grep -qx "/w/file"'
+fi
 
 LOG=$FS_TMP/events
 inotifywait -m -q -e create,delete,modify,attrib,delete_self --format '%e %f' "$M/w" > "$LOG" 2>&1 &

@@ -7,7 +7,8 @@
  *   check handle      end of the loop iteration: if no batch is in flight, the whole
  *                     queue becomes one batch (storage_flush) and goes to a worker
  *   log_work()        worker: [create log.<zxid> + header], extend the preallocation,
- *                     one pwrite, fdatasync, [fsync the directory for a new file]
+ *                     one pwrite, [zeros ahead: ZERO_STEP], fdatasync, [fsync the
+ *                     directory for a new file]
  *   log_done()        loop thread: the batch is durable; on_durable(zxid, 0); start the
  *                     next batch from whatever queued up meanwhile
  * Failure modes of a batch:
@@ -40,6 +41,16 @@
 #define DIR_LEN (PATH_LEN - 64)
 /* Apache tries this many snapshots, newest first, before giving up. */
 #define MAX_SNAP_TRIES 100
+/*
+ * Apache preallocates by writing one byte at the new end, so the file is sparse and every
+ * fdatasync that lands in a hole also has to write the block allocation: measured on this
+ * machine's ext4, 167-205 us per small write+fdatasync into a hole against 122 us into
+ * blocks already written. So a batch that gets within ZERO_LOW of the written blocks also
+ * writes the next ZERO_STEP of zeros past its end (once per ~5,000 txns); the file's
+ * contents and size stay exactly Apache's.
+ */
+#define ZERO_STEP (1 << 20)
+#define ZERO_LOW (256 << 10)
 
 struct log_job;
 struct snap_job;
@@ -68,6 +79,7 @@ struct zk_storage {
 	char log_path[PATH_LEN];
 	int64_t durable_off;		/* end of the last durable record */
 	int64_t alloc;			/* file size after preallocation */
+	int64_t zeroed;			/* [0, zeroed) has real blocks (see ZERO_STEP) */
 	int roll;			/* next batch starts a new file */
 	int broken;			/* a failed batch could not be cut off */
 
@@ -343,6 +355,7 @@ struct log_job {
 	int64_t off;			/* where data goes */
 	int64_t size_before;		/* file size known before the batch */
 	int64_t size_after;		/* preallocated size needed */
+	int64_t zero_from, zero_to;	/* zeros to write past the data (may be empty) */
 	struct buf data;
 	int64_t ntxns, first_zxid, last_zxid;
 	/* results */
@@ -354,6 +367,27 @@ struct log_job {
 	char dir[PATH_LEN];
 	char errmsg[PATH_LEN + 128];
 };
+
+/*
+ * Only an optimisation, over a range that reads as zeros anyway: a failure (a full disk)
+ * leaves the range as it was and the next batch tries again.
+ */
+static void write_zeros(struct log_job *j)
+{
+	static const uint8_t zeros[64 << 10];
+	int64_t off;
+
+	for (off = j->zero_from; off < j->zero_to; off += (int64_t)sizeof(zeros)) {
+		size_t n = sizeof(zeros);
+
+		if (off + (int64_t)n > j->zero_to)
+			n = (size_t)(j->zero_to - off);
+		if (vfs_pwrite(j->f, zeros, n, off)) {
+			j->zero_to = off;
+			return;
+		}
+	}
+}
 
 static void log_work(struct storage_job *base)
 {
@@ -383,6 +417,8 @@ static void log_work(struct storage_job *base)
 	j->rc = vfs_pwrite(j->f, j->data.p, j->data.len, j->off);
 	if (j->rc)
 		goto fail;
+	if (j->zero_to > j->zero_from)
+		write_zeros(j);
 	if (j->force_sync) {
 		step = "fsync";
 		j->rc = vfs_sync(j->f, 1);
@@ -439,8 +475,13 @@ static int log_complete(struct zk_storage *st, struct log_job *j)
 		if (st->f != j->f) {
 			st->f = j->f;
 			snprintf(st->log_path, sizeof(st->log_path), "%s", j->path);
+			st->zeroed = 0;
 		}
 		st->durable_off = j->off + (int64_t)j->data.len;
+		if (st->zeroed < st->durable_off)
+			st->zeroed = st->durable_off;
+		if (st->zeroed < j->zero_to)
+			st->zeroed = j->zero_to;
 		st->alloc = j->size_after > st->durable_off ? j->size_after : st->durable_off;
 		st->durable_zxid = j->last_zxid;
 		st->stat_txns += j->ntxns;
@@ -571,6 +612,16 @@ static struct log_job *batch_new(struct zk_storage *st)
 		i += (size_t)rec;
 	}
 	j->size_after = size;
+	if (st->prealloc > 0 && j->force_sync) {
+		int64_t from = j->f ? st->zeroed : 0;	/* NULL: a new file */
+
+		if (from < pos)
+			from = pos;
+		if (pos + ZERO_LOW > from && from < size) {
+			j->zero_from = from;
+			j->zero_to = from + ZERO_STEP < size ? from + ZERO_STEP : size;
+		}
+	}
 	if (j->data.len == 0) {
 		/* No header to put first: swap buffers with the queue instead of copying. */
 		struct buf t = j->data;

@@ -57,6 +57,7 @@ struct zfh {
 	int publishing;
 	int retries;
 	int err;		/* sticky publish error, reported by the next write/flush */
+	int need_barrier;	/* other inodes' invalidations queued: FLUSH waits for them */
 	struct pubwait *waiters;
 	struct zfh *next_eph;
 	int timer_init;
@@ -232,11 +233,16 @@ static void pub_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
 		p->err = rc == ZBADVERSION ? ESTALE : zkfs_errno(rc);
 		fh->err = p->err;
 	}
-	/* readers of other views of this node must see the new content once we answer */
+	/*
+	 * Readers of other views of this node must see the new content once the writer's
+	 * close (FLUSH) or fsync returns, so those wait for the invalidations queued here. A
+	 * WRITE reply must not: the writing process holds the locks of its pages until we
+	 * answer, and an invalidation of those pages queued before the barrier (ours above
+	 * for an append, or a replay's) would wait for it forever.
+	 */
 	if (invals)
-		nt_barrier(pub_finish, p);
-	else
-		pub_finish(p);
+		fh->need_barrier = 1;
+	pub_finish(p);
 }
 
 static int pub_send(struct pub *p)
@@ -365,11 +371,6 @@ static void publish(struct zfh *fh, void (*fn)(int, void *), void *arg)
 
 /* The waiter list holds the publisher itself first; publish() for it again finds the
  * content clean and answers at once. */
-
-static void reply_err_cb(int err, void *arg)
-{
-	fuse_reply_err((fuse_req_t)arg, err);
-}
 
 static void ignore_cb(int err, void *arg)
 {
@@ -709,11 +710,54 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	fuse_reply_write(req, size);
 }
 
+struct flushq {
+	fuse_req_t req;
+	struct zfh *fh;		/* alive: RELEASE comes after the last FLUSH */
+};
+
+static void flush_barrier_cb(void *arg)
+{
+	fuse_reply_err((fuse_req_t)arg, 0);
+}
+
+/* Answers a FLUSH/FSYNC once the other views' invalidations of our writes are done. */
+static void flush_after_barrier(fuse_req_t req, struct zfh *fh, int err)
+{
+	if (!err && fh->need_barrier) {
+		fh->need_barrier = 0;
+		nt_barrier(flush_barrier_cb, req);
+		return;
+	}
+	fuse_reply_err(req, err);
+}
+
+static void flush_published(int err, void *arg)
+{
+	struct flushq *q = arg;
+
+	flush_after_barrier(q->req, q->fh, err);
+	free(q);
+}
+
+static void flush_publish(fuse_req_t req, struct zfh *fh)
+{
+	struct flushq *q = malloc(sizeof(*q));
+
+	if (!q) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	q->req = req;
+	q->fh = fh;
+	publish(fh, flush_published, q);
+}
+
 void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct zfh *fh = (struct zfh *)(uintptr_t)fi->fh;
 
-	if (fh->noop || !fh->writable || (!fh->dirty && !fh->publishing && !fh->err)) {
+	if (fh->noop || !fh->writable ||
+	    (!fh->dirty && !fh->publishing && !fh->err && !fh->need_barrier)) {
 		fuse_reply_err(req, 0);
 		return;
 	}
@@ -723,10 +767,10 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		int e = fh->err;
 
 		fh->err = 0;
-		fuse_reply_err(req, e);
+		flush_after_barrier(req, fh, e);
 		return;
 	}
-	publish(fh, reply_err_cb, req);
+	flush_publish(req, fh);
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
@@ -738,7 +782,7 @@ void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 		return;
 	}
 	uv_timer_stop(&fh->debounce);
-	publish(fh, reply_err_cb, req);
+	flush_publish(req, fh);
 }
 
 struct relq {

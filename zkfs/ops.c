@@ -221,7 +221,9 @@ static void lookup_fetched(int rc, const struct zk_stat *st, int null_data,
 		fuse_reply_err(l->req, zkfs_errno(rc));
 		goto out;
 	}
+	/* a directory's hidden .data entry is a file whatever the node is */
 	in = inode_find_or_add(K_NODE, l->view, l->vversion, l->path, st->czxid,
+			       l->view == V_DATA && l->vversion == DATA_SELF ? 0 :
 			       shown_as_dir(l->view, st, null_data));
 	if (!in) {
 		fuse_reply_err(l->req, ENOMEM);
@@ -311,6 +313,17 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, ENOMEM);
 		else
 			reply_entry(req, in);
+		return;
+	}
+	if (p->view == V_DATA && p->is_dir && p->kind != K_VERSIONDIR &&
+	    strcmp(name, DATA_SELF_NAME) == 0) {
+		/* .data/<path>/.data: the directory's own data (it wins over a child of that
+		 * name, which stays reachable through the plain tree) */
+		path = strdup(p->path);
+		if (!path)
+			fuse_reply_err(req, ENOMEM);
+		else
+			start_lookup(req, V_DATA, DATA_SELF, path);
 		return;
 	}
 	if (!name_ok(name) || !p->is_dir) {
@@ -461,6 +474,11 @@ static void do_delete(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, p ? EPERM : ENOENT);
 		return;
 	}
+	if (p->view == V_DATA && strcmp(name, DATA_SELF_NAME) == 0) {
+		/* the hidden entry is the directory itself, not a child */
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (notifier_is_caller(req)) {
 		/* the replay of a remote delete: the node is already gone */
 		fuse_reply_err(req, 0);
@@ -507,6 +525,7 @@ struct dirh {
 struct dirq {
 	fuse_req_t req;
 	struct fuse_file_info fi;
+	int view;
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -528,9 +547,13 @@ static void opendir_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg
 	d = calloc(1, sizeof(*d));
 	if (d && r->children.n > 0) {
 		d->names = calloc((size_t)r->children.n, sizeof(char *));
-		for (i = 0; d->names && i < r->children.n; i++)
+		for (i = 0; d->names && i < r->children.n; i++) {
+			/* in .data/ that name is the hidden entry, never listed */
+			if (q->view == V_DATA && !strcmp(r->children.v[i], DATA_SELF_NAME))
+				continue;
 			if ((d->names[d->n] = strdup(r->children.v[i])))
 				d->n++;
+		}
 		if (d->names)
 			qsort(d->names, (size_t)d->n, sizeof(char *), cmp_str);
 	}
@@ -581,6 +604,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	q->req = req;
 	q->fi = *fi;
+	q->view = in->view;
 	if (zkc_get_children2(g_fs->zk, in->path, !g_fs->persistent_watch, opendir_cb, q)) {
 		free(q);
 		fuse_reply_err(req, EIO);

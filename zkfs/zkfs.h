@@ -37,6 +37,14 @@ enum zkfs_view {
 	V_COUNT
 };
 
+/*
+ * Inside the .data view every directory has a hidden entry ".data": that znode's own data as
+ * a plain file (.data/services/.data is /services's data). Its inode has the directory's
+ * path, view V_DATA and vversion DATA_SELF, so its key (and inode number) is its own.
+ */
+#define DATA_SELF_NAME ".data"
+#define DATA_SELF 1
+
 enum zkfs_kind {
 	K_NODE,		/* a znode seen through a view (V_NONE: the plain tree) */
 	K_VIEWROOT,	/* /.data, /.version, ... */
@@ -49,7 +57,7 @@ struct zinode {
 	int pins;		/* internal references (queued notifier work) */
 	int kind;
 	int view;
-	int32_t vversion;	/* V_VERSION: N */
+	int32_t vversion;	/* V_VERSION: N; V_DATA: DATA_SELF for a directory's .data */
 	char *path;		/* znode path relative to the mount root ("/" for it) */
 	char *key;
 	int64_t czxid;

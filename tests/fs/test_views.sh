@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# zkfs views at the mount root: .data/ (data of any node as a file), .ephemeral/ (a znode
+# zkfs views at the mount root: .data/ (data of any node as a file; .data/<dir>/.data for a node
+# with children),
 # living as long as the open file description), .sequential/ and .ephemeral-sequential/
 # (real name through user.zk.path), .version/<N>/ (compare-and-set, ESTALE on conflict),
 # and examples/counter.sh with 4 concurrent loops reaching an exact total.
@@ -16,6 +17,49 @@ echo payload > "$M/.data/nd"
 expect_eq ".data writes a directory's data" "payload" "$(zkop get /nd)"
 expect_eq ".data reads it back" "payload" "$(cat "$M/.data/nd")"
 check "views are not listed" bash -c "! ls -a '$M' | grep -q '^\.'[a-z]"
+
+# .data/<path>/.data: the own data of a znode that has children, as a plain file
+zkop create /svc svcdata
+zkop create /svc/a adata
+check ".data/<dir> is a directory" test -d "$M/.data/svc"
+check ".data/<dir>/.data is a regular file" test -f "$M/.data/svc/.data"
+expect_eq "cat .data/<dir>/.data reads the node's own data" "svcdata" "$(cat "$M/.data/svc/.data")"
+check "the hidden entry is not listed" bash -c "! ls -a '$M/.data/svc' | grep -qx '\.data'"
+expect_eq "the children are listed" "a" "$(ls "$M/.data/svc")"
+v0=$(zkop version /svc)
+echo newdata > "$M/.data/svc/.data"
+expect_eq "echo > .data/<dir>/.data sets the node's data" "newdata" "$(zkop get /svc)"
+expect_eq "... as exactly one new version" "$((v0 + 1))" "$(zkop version /svc)"
+expect_eq "the child is untouched" "adata" "$(zkop get /svc/a)"
+echo more >> "$M/.data/svc/.data"
+expect_eq ">> appends to the node's data" "newdata
+more" "$(zkop get /svc)"
+expect_eq "user.zk.dataVersion of .data/<dir>/.data is the node's" "$(zkop version /svc)" \
+	"$(getfattr --absolute-names --only-values -n user.zk.dataVersion "$M/.data/svc/.data")"
+expect_eq "user.zk.numChildren of .data/<dir>/.data is the node's" "1" \
+	"$(getfattr --absolute-names --only-values -n user.zk.numChildren "$M/.data/svc/.data")"
+expect_eq "user.zk.path of .data/<dir>/.data is the node" "/svc" \
+	"$(getfattr --absolute-names --only-values -n user.zk.path "$M/.data/svc/.data")"
+ino_dir=$(stat -c %i "$M/.data/svc")
+ino_self=$(stat -c %i "$M/.data/svc/.data")
+ino_plain=$(stat -c %i "$M/svc")
+check "the hidden entry has an inode number of its own" \
+	test "$ino_self" != "$ino_dir" -a "$ino_self" != "$ino_plain" -a "$ino_dir" != "$ino_plain"
+zkop set /svc remote
+expect_eq "a remote set is read through .data/<dir>/.data" "remote" "$(cat "$M/.data/svc/.data")"
+expect_eq ".data/.data is the root's data" "$(zkop get /)" "$(cat "$M/.data/.data")"
+check "rm of the hidden entry is refused" not rm -f "$M/.data/svc/.data"
+check "... and deletes nothing" zkop exists /svc
+check "a leaf is still a plain file in .data/" test -f "$M/.data/svc/a"
+expect_eq "... with its data" "adata" "$(cat "$M/.data/svc/a")"
+# a real child named .data: the hidden entry wins inside .data/, the plain tree shows the child
+zkop create /svc/.data childdata
+expect_eq "inside .data/ the hidden entry wins over a child named .data" "remote" \
+	"$(cat "$M/.data/svc/.data")"
+expect_eq "the child named .data is read through the plain tree" "childdata" "$(cat "$M/svc/.data")"
+echo c2 > "$M/svc/.data"
+expect_eq "... and written through it" "c2" "$(zkop get /svc/.data)"
+expect_eq "writing the child left the node's data alone" "remote" "$(zkop get /svc)"
 
 # .ephemeral: lives as long as the open file description
 mkdir -p "$M/services/web"

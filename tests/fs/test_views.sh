@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # zkfs views at the mount root: .data/ (data of any node as a file; .data/<dir>/.data for a node
-# with children),
+# with children), .ephemeral/ (a znode
 # living as long as the open file description), .sequential/ and .ephemeral-sequential/
 # (real name through user.zk.path), .version/<N>/ (compare-and-set, ESTALE on conflict),
 # and examples/counter.sh with 4 concurrent loops reaching an exact total.

@@ -1,6 +1,8 @@
 /*
- * storage.c: the txn log (group commit), snapshots, recovery and purge, on top of
+ * storage.c: the txn log (group commit), snapshots and truncation, on top of
  * txnlog.c (log file format), snapfile.c (snapshot format) and vfs.h (all file I/O).
+ * Recovery at start is in storage_load.c, purge and sizes in storage_purge.c; the three
+ * share struct zk_storage and the file listing helpers through storage_priv.h.
  *
  * Happy path of an append:
  *   storage_append()  encodes the entry into the queue (loop thread)
@@ -22,7 +24,7 @@
  * tree at its last zxid), then written to .snapshot.<zxid>.tmp, fsynced, renamed to
  * snapshot.<zxid> and the directory fsynced on a worker (vfs_write_atomic).
  */
-#include "storage_i.h"
+#include "storage_priv.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -30,17 +32,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "log.h"
 #include "snapfile.h"
 #include "txnlog.h"
 
-#define PATH_LEN 4096
-/* Room left in a path for "/snapshot.<16 hex digits>.tmp" and the like. */
-#define DIR_LEN (PATH_LEN - 64)
-/* Apache tries this many snapshots, newest first, before giving up. */
-#define MAX_SNAP_TRIES 100
 /*
  * Apache preallocates by writing one byte at the new end, so the file is sparse and every
  * fdatasync that lands in a hole also has to write the block allocation: measured on this
@@ -51,58 +47,6 @@
  */
 #define ZERO_STEP (1 << 20)
 #define ZERO_LOW (256 << 10)
-
-struct log_job;
-struct snap_job;
-
-struct zk_storage {
-	uv_loop_t *loop;
-	struct vfs *vfs;
-	struct storage_exec *exec;
-	int own_exec;
-	uv_check_t *check;		/* allocated: freed in its close callback */
-	uv_idle_t *kick;		/* active while an append waits for check_cb */
-	int kick_on;
-	storage_durable_fn on_durable;
-	void *ctx;
-
-	char snap_dir[DIR_LEN];		/* <dataDir>/version-2 */
-	char log_dir[DIR_LEN];		/* <dataLogDir>/version-2 */
-	int32_t snap_count;
-	int64_t snap_size_bytes;
-	int64_t prealloc;
-	int force_sync;
-	uint64_t rng;
-
-	/* The open log file (NULL: the next batch creates log.<its first zxid>). */
-	struct vfs_file *f;
-	char log_path[PATH_LEN];
-	int64_t durable_off;		/* end of the last durable record */
-	int64_t alloc;			/* file size after preallocation */
-	int64_t zeroed;			/* [0, zeroed) has real blocks (see ZERO_STEP) */
-	int roll;			/* next batch starts a new file */
-	int broken;			/* a failed batch could not be cut off */
-
-	/* Queue: encoded entries not yet handed to a worker. */
-	struct buf queue;
-	int64_t queued_txns;
-	int64_t queued_first_zxid, queued_last_zxid;
-	int64_t last_zxid;		/* highest zxid accepted (queued or written) */
-	int64_t durable_zxid;
-
-	struct log_job *writing;
-	struct log_job *spare;		/* a finished batch kept for the next one */
-	struct snap_job *snapping;
-
-	/* Snapshot trigger (Apache's SyncRequestProcessor). */
-	int64_t log_count, log_bytes;
-	int64_t rand_roll, rand_size;
-
-	int64_t stat_fsyncs, stat_txns;
-
-	int in_callback;
-	int closed;
-};
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
@@ -124,13 +68,6 @@ static void reset_snapshot_stats(struct zk_storage *st)
 	st->rand_size = st->snap_size_bytes / 2 > 0 ?
 		(int64_t)(rnd(&st->rng) % (uint64_t)(st->snap_size_bytes / 2)) : 0;
 }
-
-struct dfile {
-	int64_t zxid;
-	char *name;
-	int gz;		/* snapshot.<zxid>.gz */
-	int snappy;	/* snapshot.<zxid>.snappy */
-};
 
 /* "<prefix>.<hex>" (snapshots also ".gz"/".snappy"); -1 if the name is not one. */
 static int64_t parse_name(const char *name, const char *prefix, int *gz, int *snappy)
@@ -178,7 +115,7 @@ static int dfile_cmp(const void *a, const void *b)
 	return (x->gz + 2 * x->snappy) - (y->gz + 2 * y->snappy);
 }
 
-static void dfiles_free(struct dfile *v, int n)
+void storage_dfiles_free(struct dfile *v, int n)
 {
 	int i;
 
@@ -188,8 +125,8 @@ static void dfiles_free(struct dfile *v, int n)
 }
 
 /* The files of dir named <prefix>.<hex>, sorted by zxid ascending. 0 or -errno. */
-static int list_files(struct vfs *vfs, const char *dir, const char *prefix,
-		      struct dfile **out, int *nout)
+int storage_list_files(struct vfs *vfs, const char *dir, const char *prefix,
+		       struct dfile **out, int *nout)
 {
 	struct zk_strvec names = { 0, NULL };
 	struct dfile *v = NULL;
@@ -230,7 +167,7 @@ out:
 }
 
 /* dir + "/" + name into out[PATH_LEN]; directories are checked at open to leave room. */
-static void path_join(char *out, const char *dir, const char *name)
+void storage_path_join(char *out, const char *dir, const char *name)
 {
 	size_t dl = strlen(dir), nl = strlen(name);
 
@@ -766,15 +703,6 @@ static void snap_done(struct storage_job *base)
 	free(j);
 }
 
-/* The ZxidDigest written with a snapshot: empty while nothing has been applied. */
-static void snap_serialise(struct buf *b, const struct zk_tree *tree,
-			   const struct storage_session *sessions, int32_t n)
-{
-	int64_t z = tree_last_zxid(tree);
-
-	snapfile_write(b, tree, sessions, n, z > 0 ? z : 0, z > 0 ? tree_digest(tree) : 0);
-}
-
 int storage_snapshot(struct zk_storage *st, const struct zk_tree *tree,
 		     const struct storage_session *sessions, int32_t nsessions)
 {
@@ -834,18 +762,18 @@ static int check_dir_contents(struct zk_storage *st, char *errmsg, size_t errlen
 	/* Apache's FileTxnSnapLog checks: a mix-up of dataDir and dataLogDir is fatal. */
 	if (!strcmp(st->snap_dir, st->log_dir))
 		return 0;
-	rc = list_files(st->vfs, st->log_dir, "snapshot", &v, &n);
+	rc = storage_list_files(st->vfs, st->log_dir, "snapshot", &v, &n);
 	if (rc == 0) {
-		dfiles_free(v, n);
+		storage_dfiles_free(v, n);
 		if (n > 0) {
 			snprintf(errmsg, errlen, "log directory %s has snapshot files: check that "
 				 "dataLogDir and dataDir are set correctly", st->log_dir);
 			return ZBADARGUMENTS;
 		}
 	}
-	rc = list_files(st->vfs, st->snap_dir, "log", &v, &n);
+	rc = storage_list_files(st->vfs, st->snap_dir, "log", &v, &n);
 	if (rc == 0) {
-		dfiles_free(v, n);
+		storage_dfiles_free(v, n);
 		if (n > 0) {
 			snprintf(errmsg, errlen, "snapshot directory %s has txn log files: check "
 				 "that dataLogDir and dataDir are set correctly", st->snap_dir);
@@ -1075,438 +1003,6 @@ int64_t storage_durable_zxid(const struct zk_storage *st)
 	return st->durable_zxid;
 }
 
-/* ---- load --------------------------------------------------------------------------- */
-
-/* Writes snapshot.<last zxid> on the calling thread (used at load). */
-static int write_snapshot_now(struct zk_storage *st, const struct zk_tree *tree,
-			      const struct storage_session *sessions, int32_t n,
-			      char *errmsg, size_t errlen)
-{
-	struct buf b = BUF_INIT;
-	char name[64], tmp[80], err[PATH_LEN + 128];
-	uint64_t z = (uint64_t)tree_last_zxid(tree);
-	int rc;
-
-	snprintf(name, sizeof(name), "snapshot.%" PRIx64, z);
-	snprintf(tmp, sizeof(tmp), ".snapshot.%" PRIx64 ".tmp", z);
-	snap_serialise(&b, tree, sessions, n);
-	if (b.oom) {
-		buf_release(&b);
-		snprintf(errmsg, errlen, "out of memory serialising %s", name);
-		return ZSYSTEMERROR;
-	}
-	rc = vfs_write_atomic(st->vfs, st->snap_dir, tmp, name, b.p, b.len, err, sizeof(err));
-	if (rc) {
-		snprintf(errmsg, errlen, "write snapshot: %s", err);
-		buf_release(&b);
-		return ZSYSTEMERROR;
-	}
-	log_info("snapshot %s/%s written (%zu bytes)", st->snap_dir, name, b.len);
-	buf_release(&b);
-	return 0;
-}
-
-/* Inflates a gzip'ed snapshot (zookeeper.snapshot.compression.method=gz). */
-static int gunzip(const uint8_t *in, size_t inlen, uint8_t **out, size_t *outlen)
-{
-	z_stream zs;
-	size_t cap = inlen * 4 + 4096, len = 0;
-	uint8_t *p = malloc(cap);
-	int zr;
-
-	if (!p)
-		return -1;
-	memset(&zs, 0, sizeof(zs));
-	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
-		free(p);
-		return -1;
-	}
-	zs.next_in = (Bytef *)in;
-	zs.avail_in = (uInt)inlen;
-	do {
-		if (len == cap) {
-			uint8_t *np = realloc(p, cap * 2);
-
-			if (!np) {
-				zr = Z_MEM_ERROR;
-				break;
-			}
-			p = np;
-			cap *= 2;
-		}
-		zs.next_out = p + len;
-		zs.avail_out = (uInt)(cap - len);
-		zr = inflate(&zs, Z_NO_FLUSH);
-		len = cap - zs.avail_out;
-	} while (zr == Z_OK);
-	inflateEnd(&zs);
-	if (zr != Z_STREAM_END) {
-		free(p);
-		return -1;
-	}
-	*out = p;
-	*outlen = len;
-	return 0;
-}
-
-/*
- * vfs_read_all(), with the buffer's pages mapped in one call before the read rather than
- * faulted in one at a time by it (tens of MiB at every start).
- */
-static int read_file(struct vfs *vfs, const char *path, uint8_t **out, size_t *len)
-{
-	struct vfs_file *f;
-	int64_t size, got;
-	uint8_t *p;
-	int rc;
-
-	rc = vfs_open(vfs, path, VFS_RDONLY, &f);
-	if (rc)
-		return rc;
-	rc = vfs_size(f, &size);
-	if (rc)
-		goto out;
-	if ((uint64_t)size > SIZE_MAX - 1) {
-		rc = -EFBIG;
-		goto out;
-	}
-	p = malloc(size > 0 ? (size_t)size : 1);
-	if (!p) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	snapfile_prefault(p, (size_t)size);
-	got = vfs_pread(f, p, (size_t)size, 0);
-	if (got < 0) {
-		rc = (int)got;
-		free(p);
-		goto out;
-	}
-	*out = p;
-	*len = (size_t)got;
-out:
-	vfs_close(f);
-	return rc;
-}
-
-/* Reads and fully checks one snapshot file. 0, or non-zero with why set. */
-static int try_snapshot(struct zk_storage *st, const struct dfile *d, struct snapfile *sf,
-			char *why, size_t whylen)
-{
-	char path[PATH_LEN];
-	uint8_t *p = NULL;
-	size_t len = 0;
-	int rc;
-
-	path_join(path, st->snap_dir, d->name);
-	if (d->snappy) {
-		snprintf(why, whylen, "snappy-compressed snapshots are not supported");
-		return -1;
-	}
-	rc = read_file(st->vfs, path, &p, &len);
-	if (rc) {
-		snprintf(why, whylen, "%s", strerror(-rc));
-		return -1;
-	}
-	if (d->gz) {
-		uint8_t *raw;
-		size_t rawlen;
-
-		if (gunzip(p, len, &raw, &rawlen)) {
-			free(p);
-			snprintf(why, whylen, "not a complete gzip stream");
-			return -1;
-		}
-		free(p);
-		p = raw;
-		len = rawlen;
-	}
-	if (!snapfile_tail_ok(p, len)) {
-		free(p);
-		snprintf(why, whylen, "incomplete file (%zu bytes, no end marker)", len);
-		return -1;
-	}
-	rc = snapfile_read(p, len, sf, why, whylen);
-	free(p);
-	return rc;
-}
-
-struct replay {
-	struct zk_storage *st;
-	struct zk_tree *tree;
-	const struct storage_load_cb *cb;
-	const char *path;
-	int64_t snap_zxid;
-	int64_t applied;	/* highest zxid applied so far */
-	int64_t snap_digest_zxid, snap_digest;
-	int has_snap_digest;
-	int digest_warned;
-	int64_t nreplayed;
-};
-
-static void compare_snap_digest(struct replay *r)
-{
-	if (!r->has_snap_digest || r->applied < r->snap_digest_zxid)
-		return;
-	if (r->applied == r->snap_digest_zxid && tree_digest(r->tree) != r->snap_digest)
-		log_warn("tree digest 0x%" PRIx64 " at zxid 0x%" PRIx64 " differs from the "
-			 "snapshot's 0x%" PRIx64, (uint64_t)tree_digest(r->tree),
-			 (uint64_t)r->applied, (uint64_t)r->snap_digest);
-	r->has_snap_digest = 0;
-}
-
-static int replay_rec(void *ctx, const struct zk_txn *txn, int64_t off)
-{
-	struct replay *r = ctx;
-	int rc;
-
-	if (txn->hdr.zxid <= r->applied) {
-		if (txn->hdr.zxid > r->snap_zxid)
-			log_warn("txn log %s: zxid 0x%" PRIx64 " at offset %" PRId64 " is not above "
-				 "0x%" PRIx64 "; skipped", r->path, (uint64_t)txn->hdr.zxid, off,
-				 (uint64_t)r->applied);
-		return 0;
-	}
-	rc = tree_apply(r->tree, txn, NULL, NULL, NULL);
-	if (rc)
-		return rc;
-	r->applied = txn->hdr.zxid;
-	r->nreplayed++;
-	if (txn->has_digest && !r->digest_warned && tree_digest(r->tree) != txn->digest) {
-		/* Apache logs this and carries on; so do we, once per load. */
-		log_warn("tree digest mismatch after zxid 0x%" PRIx64 " in %s (log 0x%" PRIx64
-			 ", tree 0x%" PRIx64 ")", (uint64_t)txn->hdr.zxid, r->path,
-			 (uint64_t)txn->digest, (uint64_t)tree_digest(r->tree));
-		r->digest_warned = 1;
-	}
-	compare_snap_digest(r);
-	if (r->cb && r->cb->txn)
-		r->cb->txn(r->cb->ctx, txn);
-	return 0;
-}
-
-/* Cuts a torn tail off (or removes a file with no complete record). */
-static int repair_log(struct zk_storage *st, struct vfs_file *f, const char *path,
-		      const struct txnlog_scan *res, char *errmsg, size_t errlen)
-{
-	char extra[128] = "";
-	int rc;
-
-	if (res->valid_after >= 0)
-		snprintf(extra, sizeof(extra), "; the records from offset %" PRId64 " on were "
-			 "never synced and are dropped with it", res->valid_after);
-	if (res->nrecords == 0) {
-		log_warn("torn txn log %s: %s and no complete record; removing it%s", path,
-			 res->why, extra);
-		rc = vfs_unlink(st->vfs, path);
-		if (rc == 0)
-			rc = vfs_sync_dir(st->vfs, st->log_dir);
-		if (rc) {
-			snprintf(errmsg, errlen, "remove torn txn log %s: %s", path, strerror(-rc));
-			return ZSYSTEMERROR;
-		}
-		return 0;
-	}
-	log_warn("torn tail in txn log %s at offset %" PRId64 " (after zxid 0x%" PRIx64 "): %s; "
-		 "truncating %" PRId64 " bytes%s", path, res->end, (uint64_t)res->last_zxid,
-		 res->why, res->size - res->end, extra);
-	rc = vfs_truncate(f, res->end);
-	if (rc == 0)
-		rc = vfs_sync(f, 0);
-	if (rc) {
-		snprintf(errmsg, errlen, "truncate torn txn log %s at offset %" PRId64 ": %s",
-			 path, res->end, strerror(-rc));
-		return ZSYSTEMERROR;
-	}
-	return 0;
-}
-
-static int replay_logs(struct zk_storage *st, struct replay *r, char *errmsg, size_t errlen)
-{
-	struct dfile *logs;
-	int n, i, start = 0, rc;
-	int64_t prev_last = -1;
-
-	rc = list_files(st->vfs, st->log_dir, "log", &logs, &n);
-	if (rc) {
-		snprintf(errmsg, errlen, "list %s: %s", st->log_dir, strerror(-rc));
-		return ZSYSTEMERROR;
-	}
-	/*
-	 * Start with the file holding the snapshot's zxid, the largest start zxid <= it, as
-	 * Apache's FileTxnIterator does (it takes every file from snap_zxid + 1 on plus the
-	 * one before): its records up to the snapshot are not replayed, but their checksums
-	 * are checked, so damage there is refused as Apache refuses it.
-	 */
-	for (i = 0; i < n; i++)
-		if (logs[i].zxid <= r->snap_zxid)
-			start = i;
-	for (i = start; i < n; i++) {
-		char path[PATH_LEN];
-		struct vfs_file *f;
-		struct txnlog_scan res;
-
-		path_join(path, st->log_dir, logs[i].name);
-		rc = vfs_open(st->vfs, path, VFS_RDWR, &f);
-		if (rc) {
-			snprintf(errmsg, errlen, "open txn log %s: %s", path, strerror(-rc));
-			rc = ZSYSTEMERROR;
-			goto out;
-		}
-		r->path = path;
-		/* Only the newest file can end in a torn batch: the others are read up to
-		 * their end marker, not through their preallocated zeros. */
-		rc = txnlog_scan_after(f, path, r->snap_zxid, i < n - 1, replay_rec, r, &res,
-				       errmsg, errlen);
-		if (rc == 0 && res.state == TXNLOG_TORN)
-			rc = repair_log(st, f, path, &res, errmsg, errlen);
-		if (rc == 0 && res.state == TXNLOG_CLEAN && res.nrecords == 0) {
-			/* A header and nothing else: useless, and its name would clash with the
-			 * next file the log creates. */
-			log_info("removing empty txn log %s", path);
-			if (vfs_unlink(st->vfs, path) == 0)
-				vfs_sync_dir(st->vfs, st->log_dir);
-		}
-		vfs_close(f);
-		if (rc) {
-			if (!errmsg[0])
-				snprintf(errmsg, errlen, "replay %s: %s", path, zk_strerror(rc));
-			goto out;
-		}
-		if (res.nrecords > 0) {
-			if (prev_last >= 0 && res.first_zxid <= prev_last)
-				log_warn("txn log %s starts at zxid 0x%" PRIx64 ", not above the "
-					 "previous file's last 0x%" PRIx64, path,
-					 (uint64_t)res.first_zxid, (uint64_t)prev_last);
-			prev_last = res.last_zxid;
-		}
-	}
-	rc = 0;
-out:
-	dfiles_free(logs, n);
-	return rc;
-}
-
-/* Removes snapshot temp files a crash left behind. */
-static void remove_temps(struct zk_storage *st)
-{
-	struct zk_strvec names = { 0, NULL };
-	int32_t i;
-
-	if (vfs_list(st->vfs, st->snap_dir, &names))
-		return;
-	for (i = 0; i < names.n; i++) {
-		size_t l = strlen(names.v[i]);
-
-		if (!strncmp(names.v[i], ".snapshot.", 10) && l > 4 &&
-		    !strcmp(names.v[i] + l - 4, ".tmp")) {
-			char path[PATH_LEN];
-
-			path_join(path, st->snap_dir, names.v[i]);
-			log_info("removing unfinished snapshot %s", path);
-			vfs_unlink(st->vfs, path);
-		}
-	}
-	zk_strvec_release(&names);
-}
-
-int storage_load(struct zk_storage *st, struct zk_tree **tree,
-		 const struct storage_load_cb *cb, char *errmsg, size_t errlen)
-{
-	struct dfile *snaps = NULL, *logs = NULL;
-	int nsnaps = 0, nlogs = 0, i, tries = 0, rc;
-	struct snapfile sf;
-	struct replay r;
-	char why[512];
-	int found = 0;
-
-	*tree = NULL;
-	errmsg[0] = '\0';
-	memset(&sf, 0, sizeof(sf));
-	memset(&r, 0, sizeof(r));
-	remove_temps(st);
-	rc = list_files(st->vfs, st->snap_dir, "snapshot", &snaps, &nsnaps);
-	if (rc) {
-		snprintf(errmsg, errlen, "list %s: %s", st->snap_dir, strerror(-rc));
-		return ZSYSTEMERROR;
-	}
-	for (i = nsnaps - 1; i >= 0 && tries < MAX_SNAP_TRIES; i--, tries++) {
-		why[0] = '\0';
-		rc = try_snapshot(st, &snaps[i], &sf, why, sizeof(why));
-		if (rc == 0) {
-			found = 1;
-			break;
-		}
-		log_warn("skipping snapshot %s/%s: %s; trying an older one", st->snap_dir,
-			 snaps[i].name, why);
-	}
-	if (!found) {
-		rc = list_files(st->vfs, st->log_dir, "log", &logs, &nlogs);
-		if (rc) {
-			snprintf(errmsg, errlen, "list %s: %s", st->log_dir, strerror(-rc));
-			rc = ZSYSTEMERROR;
-			goto out;
-		}
-		if (nlogs > 0) {
-			/* Apache: "No snapshot found, but there are log entries." Replaying the
-			 * logs onto an empty tree could silently lose everything before them. */
-			snprintf(errmsg, errlen, "no valid snapshot in %s but txn logs exist in %s "
-				 "(%s ...): refusing to start; restore a snapshot or move the logs "
-				 "away", st->snap_dir, st->log_dir, logs[0].name);
-			rc = ZDATAINCONSISTENCY;
-			goto out;
-		}
-		sf.tree = tree_new();
-		if (!sf.tree) {
-			snprintf(errmsg, errlen, "out of memory");
-			rc = ZSYSTEMERROR;
-			goto out;
-		}
-		r.snap_zxid = 0;
-		tree_set_last_zxid(sf.tree, 0);
-		rc = write_snapshot_now(st, sf.tree, NULL, 0, errmsg, errlen);
-		if (rc)
-			goto out;
-	} else {
-		r.snap_zxid = snaps[i].zxid;
-		/* Apache takes the last processed zxid from the file name. */
-		tree_set_last_zxid(sf.tree, r.snap_zxid);
-		if (cb && cb->session)
-			for (int32_t k = 0; k < sf.nsessions; k++)
-				cb->session(cb->ctx, sf.sessions[k].id, sf.sessions[k].timeout);
-		log_info("loaded snapshot %s/%s: zxid 0x%" PRIx64 ", %d sessions", st->snap_dir,
-			 snaps[i].name, (uint64_t)r.snap_zxid, sf.nsessions);
-	}
-	r.st = st;
-	r.tree = sf.tree;
-	r.cb = cb;
-	r.applied = r.snap_zxid;
-	r.has_snap_digest = sf.has_digest;
-	r.snap_digest_zxid = sf.digest_zxid;
-	r.snap_digest = sf.digest;
-	compare_snap_digest(&r);
-	rc = replay_logs(st, &r, errmsg, errlen);
-	if (rc)
-		goto out;
-	if (r.nreplayed)
-		log_info("replayed %" PRId64 " txns from the logs, last zxid 0x%" PRIx64,
-			 r.nreplayed, (uint64_t)r.applied);
-	/* Appends go to a new file, as in Apache after a restart. */
-	if (st->f) {
-		vfs_close(st->f);
-		st->f = NULL;
-	}
-	st->last_zxid = st->durable_zxid = tree_last_zxid(sf.tree);
-	*tree = sf.tree;
-	sf.tree = NULL;
-	rc = 0;
-out:
-	snapfile_release(&sf);
-	dfiles_free(snaps, nsnaps);
-	dfiles_free(logs, nlogs);
-	return rc;
-}
-
 /* ---- truncation (Zab TRUNC) --------------------------------------------------------- */
 
 struct cut_at {
@@ -1539,9 +1035,9 @@ int storage_truncate(struct zk_storage *st, int64_t zxid, char *errmsg, size_t e
 		st->f = NULL;
 	}
 	st->roll = 0;
-	rc = list_files(st->vfs, st->snap_dir, "snapshot", &snaps, &nsnaps);
+	rc = storage_list_files(st->vfs, st->snap_dir, "snapshot", &snaps, &nsnaps);
 	if (rc == 0)
-		rc = list_files(st->vfs, st->log_dir, "log", &logs, &nlogs);
+		rc = storage_list_files(st->vfs, st->log_dir, "log", &logs, &nlogs);
 	if (rc) {
 		snprintf(errmsg, errlen, "truncate: list %s: %s", nsnaps ? st->log_dir : st->snap_dir,
 			 strerror(-rc));
@@ -1550,7 +1046,7 @@ int storage_truncate(struct zk_storage *st, int64_t zxid, char *errmsg, size_t e
 	}
 	/* Snapshots first: a newer one left behind would bring the cut txns back at load. */
 	for (i = nsnaps - 1; i >= 0 && snaps[i].zxid > zxid; i--) {
-		path_join(path, st->snap_dir, snaps[i].name);
+		storage_path_join(path, st->snap_dir, snaps[i].name);
 		log_info("truncate to 0x%" PRIx64 ": removing %s", (uint64_t)zxid, path);
 		rc = vfs_unlink(st->vfs, path);
 		if (rc)
@@ -1560,7 +1056,7 @@ int storage_truncate(struct zk_storage *st, int64_t zxid, char *errmsg, size_t e
 		if (logs[i].zxid <= zxid)
 			keep = i;
 	for (i = nlogs - 1; i > keep; i--) {
-		path_join(path, st->log_dir, logs[i].name);
+		storage_path_join(path, st->log_dir, logs[i].name);
 		log_info("truncate to 0x%" PRIx64 ": removing %s", (uint64_t)zxid, path);
 		rc = vfs_unlink(st->vfs, path);
 		if (rc)
@@ -1578,7 +1074,7 @@ int storage_truncate(struct zk_storage *st, int64_t zxid, char *errmsg, size_t e
 		struct txnlog_scan res;
 		struct vfs_file *f;
 
-		path_join(path, st->log_dir, logs[keep].name);
+		storage_path_join(path, st->log_dir, logs[keep].name);
 		rc = vfs_open(st->vfs, path, VFS_RDWR, &f);
 		if (rc)
 			goto err_io;
@@ -1614,119 +1110,7 @@ err_io:
 	snprintf(errmsg, errlen, "truncate %s: %s", path, strerror(-rc));
 	rc = ZSYSTEMERROR;
 out:
-	dfiles_free(snaps, nsnaps);
-	dfiles_free(logs, nlogs);
+	storage_dfiles_free(snaps, nsnaps);
+	storage_dfiles_free(logs, nlogs);
 	return rc;
-}
-
-/* ---- purge and sizes ---------------------------------------------------------------- */
-
-/* Apache's SnapStream.isValidSnapshot: a cheap look at the file, not a full parse. */
-static int snap_looks_valid(struct vfs *vfs, const char *path, const struct dfile *d)
-{
-	static const uint8_t tail[5] = { 0, 0, 0, 1, '/' };
-	static const uint8_t snappy[8] = { 0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0 };
-	struct vfs_file *f;
-	uint8_t b[8];
-	int64_t size;
-	int ok = 0;
-
-	if (vfs_open(vfs, path, VFS_RDONLY, &f))
-		return 0;
-	if (vfs_size(f, &size) == 0) {
-		if (d->gz)
-			ok = size >= 2 && vfs_pread(f, b, 2, 0) == 2 && b[0] == 0x1f && b[1] == 0x8b;
-		else if (d->snappy)
-			ok = size >= 8 && vfs_pread(f, b, 8, 0) == 8 && !memcmp(b, snappy, 8);
-		else
-			ok = size >= 10 && vfs_pread(f, b, 5, size - 5) == 5 && !memcmp(b, tail, 5);
-	}
-	vfs_close(f);
-	return ok;
-}
-
-static int purge_file(struct vfs *vfs, const char *dir, const char *name, int *failed,
-		      char *errmsg, size_t errlen)
-{
-	char path[PATH_LEN];
-	int rc;
-
-	path_join(path, dir, name);
-	log_info("purge: removing %s", path);
-	rc = vfs_unlink(vfs, path);
-	if (rc && rc != -ENOENT && !*failed) {
-		snprintf(errmsg, errlen, "remove %s: %s", path, strerror(-rc));
-		*failed = 1;
-	}
-	return rc;
-}
-
-int storage_purge_vfs(struct vfs *vfs, const char *data_dir, const char *log_dir, int retain,
-		      char *errmsg, size_t errlen)
-{
-	char snap_dir[PATH_LEN], ldir[PATH_LEN];
-	struct dfile *snaps = NULL, *logs = NULL;
-	int nsnaps = 0, nlogs = 0, i, picked = 0, failed = 0, rc;
-	int64_t z = -1, keep_from = 0;
-
-	if (retain < 3) {
-		snprintf(errmsg, errlen, "snapRetainCount must be at least 3 (got %d)", retain);
-		return ZBADARGUMENTS;
-	}
-	snprintf(snap_dir, sizeof(snap_dir), "%s/version-2", data_dir);
-	snprintf(ldir, sizeof(ldir), "%s/version-2", log_dir && log_dir[0] ? log_dir : data_dir);
-	rc = list_files(vfs, snap_dir, "snapshot", &snaps, &nsnaps);
-	if (rc == 0)
-		rc = list_files(vfs, ldir, "log", &logs, &nlogs);
-	if (rc) {
-		snprintf(errmsg, errlen, "list %s: %s", nsnaps || !snaps ? snap_dir : ldir,
-			 strerror(-rc));
-		rc = ZSYSTEMERROR;
-		goto out;
-	}
-	/* The oldest of the newest `retain` valid snapshots sets the line. */
-	for (i = nsnaps - 1; i >= 0 && picked < retain; i--) {
-		char path[PATH_LEN];
-
-		path_join(path, snap_dir, snaps[i].name);
-		if (snap_looks_valid(vfs, path, &snaps[i])) {
-			z = snaps[i].zxid;
-			picked++;
-		}
-	}
-	rc = 0;
-	if (z < 0)
-		goto out;	/* no valid snapshot: touch nothing */
-	/* Keep the log holding z + the ones after it (Apache's getSnapshotLogs(z)). */
-	for (i = 0; i < nlogs; i++)
-		if (logs[i].zxid <= z)
-			keep_from = logs[i].zxid;
-	for (i = 0; i < nsnaps; i++)
-		if (snaps[i].zxid < z)
-			purge_file(vfs, snap_dir, snaps[i].name, &failed, errmsg, errlen);
-	for (i = 0; i < nlogs; i++)
-		if (logs[i].zxid < z && logs[i].zxid < keep_from)
-			purge_file(vfs, ldir, logs[i].name, &failed, errmsg, errlen);
-	vfs_sync_dir(vfs, snap_dir);
-	if (strcmp(snap_dir, ldir))
-		vfs_sync_dir(vfs, ldir);
-	rc = failed ? ZSYSTEMERROR : 0;
-out:
-	dfiles_free(snaps, nsnaps);
-	dfiles_free(logs, nlogs);
-	return rc;
-}
-
-int storage_purge(const char *data_dir, const char *log_dir, int retain,
-		  char *errmsg, size_t errlen)
-{
-	return storage_purge_vfs(vfs_posix(), data_dir, log_dir, retain, errmsg, errlen);
-}
-
-int64_t storage_dir_size(const char *dir)
-{
-	char v2[PATH_LEN];
-
-	snprintf(v2, sizeof(v2), "%s/version-2", dir);
-	return vfs_dir_bytes(vfs_posix(), v2);
 }

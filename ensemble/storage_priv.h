@@ -1,0 +1,82 @@
+/*
+ * storage_priv.h: what storage.c shares with storage_load.c (recovery at start) and
+ * storage_purge.c (purge and directory sizes): the definition of struct zk_storage and
+ * the helpers that list and name the files of a version-2 directory. Private to those
+ * three files; tests use storage_i.h.
+ */
+#ifndef ZK_STORAGE_PRIV_H
+#define ZK_STORAGE_PRIV_H
+
+#include "storage_i.h"
+
+#define PATH_LEN 4096
+/* Room left in a path for "/snapshot.<16 hex digits>.tmp" and the like. */
+#define DIR_LEN (PATH_LEN - 64)
+
+struct log_job;
+struct snap_job;
+
+struct zk_storage {
+	uv_loop_t *loop;
+	struct vfs *vfs;
+	struct storage_exec *exec;
+	int own_exec;
+	uv_check_t *check;		/* allocated: freed in its close callback */
+	uv_idle_t *kick;		/* active while an append waits for check_cb */
+	int kick_on;
+	storage_durable_fn on_durable;
+	void *ctx;
+
+	char snap_dir[DIR_LEN];		/* <dataDir>/version-2 */
+	char log_dir[DIR_LEN];		/* <dataLogDir>/version-2 */
+	int32_t snap_count;
+	int64_t snap_size_bytes;
+	int64_t prealloc;
+	int force_sync;
+	uint64_t rng;
+
+	/* The open log file (NULL: the next batch creates log.<its first zxid>). */
+	struct vfs_file *f;
+	char log_path[PATH_LEN];
+	int64_t durable_off;		/* end of the last durable record */
+	int64_t alloc;			/* file size after preallocation */
+	int64_t zeroed;			/* [0, zeroed) has real blocks (see ZERO_STEP in storage.c) */
+	int roll;			/* next batch starts a new file */
+	int broken;			/* a failed batch could not be cut off */
+
+	/* Queue: encoded entries not yet handed to a worker. */
+	struct buf queue;
+	int64_t queued_txns;
+	int64_t queued_first_zxid, queued_last_zxid;
+	int64_t last_zxid;		/* highest zxid accepted (queued or written) */
+	int64_t durable_zxid;
+
+	struct log_job *writing;
+	struct log_job *spare;		/* a finished batch kept for the next one */
+	struct snap_job *snapping;
+
+	/* Snapshot trigger (Apache's SyncRequestProcessor). */
+	int64_t log_count, log_bytes;
+	int64_t rand_roll, rand_size;
+
+	int64_t stat_fsyncs, stat_txns;
+
+	int in_callback;
+	int closed;
+};
+
+struct dfile {
+	int64_t zxid;
+	char *name;
+	int gz;		/* snapshot.<zxid>.gz */
+	int snappy;	/* snapshot.<zxid>.snappy */
+};
+
+/* The files of dir named <prefix>.<hex>, sorted by zxid ascending. 0 or -errno. */
+int storage_list_files(struct vfs *vfs, const char *dir, const char *prefix,
+		       struct dfile **out, int *nout);
+void storage_dfiles_free(struct dfile *v, int n);
+/* dir + "/" + name into out[PATH_LEN]; directories are checked at open to leave room. */
+void storage_path_join(char *out, const char *dir, const char *name);
+
+#endif

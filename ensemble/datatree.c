@@ -1,5 +1,7 @@
 /*
- * datatree: znodes, their index structures and the apply function.
+ * datatree: znodes, their index structures and the apply function. The structs of the
+ * layout below and the helpers shared with quota.c (quota bookkeeping) and tree_snap.c
+ * (the snapshot body) are in datatree_i.h.
  *
  * Layout (why it looks like this: ~210 bytes per 100-byte znode all-in, O(1) lookups):
  *  - One malloc per znode holds a 69-byte struct, the full path (NUL-terminated), the
@@ -29,6 +31,7 @@
  */
 #include "checksum.h"
 #include "datatree.h"
+#include "datatree_i.h"
 #include "hashmap.h"
 
 #include <malloc.h>
@@ -37,93 +40,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
-
 #define OWNER_CONTAINER ((int64_t)UINT64_C(0x8000000000000000))
 #define OWNER_TTL_BITS UINT64_C(0xFF00000000000000)
 #define TTL_VALUE_MASK UINT64_C(0x000000FFFFFFFFFF)
 
 enum { OWN_NONE, OWN_EPHEMERAL, OWN_CONTAINER, OWN_TTL };
 
-struct acl_entry {
-	struct hmap_entry h;	/* keyed by list content */
-	int64_t index;
-	int64_t refs;
-	struct zk_acl_list acl;
-};
-
-struct node_set {
-	struct zk_node **v;
-	uint32_t n, cap;
-};
-
 struct eph_session {
 	struct hmap_entry h;	/* keyed by session id */
 	int64_t sid;
 	struct node_set set;
-};
-
-/* A quota'd path as PathTrie spells it (see the quotas section). */
-struct quota {
-	struct hmap_entry h;
-	uint32_t len;		/* of path */
-	char *stats;		/* "/zookeeper/quota" + path + "/zookeeper_stats", inside this allocation */
-	uint32_t slen;
-	char path[];
-};
-
-/*
- * The allocation: this struct (path[] starts at offset 69, not at sizeof), then
- *   path      NUL-terminated
- *   extras    only the fields whose flag is set, in this order (unaligned: see ext_get):
- *               F_OWNER  ephemeralOwner (8) and the set slot index (4); fixed at creation
- *               F_MOD    mzxid and mtime (16), once they differ from czxid and ctime
- *               F_PZXID  pzxid (8), once it differs from czxid
- *             A leaf that was never changed has none; a node gains F_MOD or F_PZXID
- *             (node_grow(): a new allocation, links moved over) when first changed.
- *   data      inline when data_len <= the room left in the allocation (at least 8 bytes),
- *             else the 8 bytes hold a pointer to a separate malloc (node_data_ptr())
- */
-enum { F_OWNER = 1, F_MOD = 2, F_PZXID = 4 };
-
-struct zk_node {
-	struct zk_node *child, *next, *prev;
-	struct acl_entry *acl;	/* NULL = OPEN_ACL_UNSAFE (index -1) */
-	int64_t czxid, ctime;
-	int32_t version;
-	int32_t cversion;	/* child-creation counter C, as StatPersisted stores it */
-	int32_t aversion;
-	int32_t data_len;	/* -1 for null */
-	int32_t nchildren;
-	uint8_t flags;
-	char path[];
-};
-
-/* The fields kept in the extras, with their implied values filled in. */
-struct node_ext {
-	int64_t owner, mzxid, mtime, pzxid;
-};
-
-/* Open addressing, linear probing; hash[i] == 0 marks an empty slot. */
-struct node_table {
-	uint32_t *hash;
-	struct zk_node **v;
-	uint32_t mask;		/* capacity - 1 (a power of two); 0 while empty */
-	uint32_t n;
-};
-
-struct zk_tree {
-	struct node_table nodes;
-	struct zk_node *root;
-	uint64_t k0, k1;	/* hash key */
-	int64_t last_zxid;
-	uint64_t digest;
-	int64_t data_size;	/* sum of path and data lengths over znodes */
-	struct hmap acls;
-	int64_t acl_index;	/* last index handed out */
-	struct hmap sessions;
-	struct hmap quotas;	/* struct quota: the paths under a quota (Apache's pTrie) */
-	struct node_set containers, ttls;
 };
 
 struct apply_ctx {
@@ -150,38 +76,7 @@ static int owner_kind(int64_t owner)
 	return OWN_EPHEMERAL;
 }
 
-static uint32_t path_hash(const struct zk_tree *t, const char *p, size_t len)
-{
-	return (uint32_t)hmap_hash(t->k0, t->k1, p, len);
-}
-
 /* ---- the node table ------------------------------------------------------------------- */
-
-/* The table's form of a path hash: never 0, which marks empty slots. */
-static uint32_t nt_key(uint32_t h)
-{
-	return h ? h : 1;
-}
-
-static int path_is(const struct zk_node *n, const char *p, size_t len)
-{
-	/* strncmp: never reads past the NUL of a shorter stored path. */
-	return strncmp(n->path, p, len) == 0 && n->path[len] == 0;
-}
-
-static struct zk_node *find_h(const struct zk_tree *t, const char *p, size_t len, uint32_t h)
-{
-	const struct node_table *nt = &t->nodes;
-	uint32_t i;
-
-	if (!nt->hash)
-		return NULL;
-	h = nt_key(h);
-	for (i = h & nt->mask; nt->hash[i]; i = (i + 1) & nt->mask)
-		if (nt->hash[i] == h && path_is(nt->v[i], p, len))
-			return nt->v[i];
-	return NULL;
-}
 
 /* Moves every entry into a table of cap slots (a power of two). */
 static int nt_resize(struct node_table *nt, uint32_t cap)
@@ -212,7 +107,7 @@ static int nt_resize(struct node_table *nt, uint32_t cap)
 }
 
 /* Room for n more entries at a load factor of at most 4/5. Returns 0 or -1. */
-static int nt_reserve(struct node_table *nt, uint32_t more)
+int nt_reserve(struct node_table *nt, uint32_t more)
 {
 	uint64_t want = (uint64_t)nt->n + more, cap = nt->hash ? (uint64_t)nt->mask + 1 : 0;
 
@@ -290,11 +185,6 @@ static void nt_release(struct node_table *nt)
 	memset(nt, 0, sizeof(*nt));
 }
 
-static struct zk_node *find(const struct zk_tree *t, const char *p, size_t len)
-{
-	return find_h(t, p, len, path_hash(t, p, len));
-}
-
 /* The path events and replies use: the root is "/" there. */
 static const char *ev_path(const struct zk_node *n)
 {
@@ -306,69 +196,6 @@ static void emit(const struct apply_ctx *ac, int type, const char *path,
 {
 	if (ac && ac->ev)
 		ac->ev(ac->ctx, type, path, node_acl(n));
-}
-
-static int64_t dlen0(int32_t len)
-{
-	return len > 0 ? len : 0;
-}
-
-static size_t extras_len(uint8_t flags)
-{
-	return (flags & F_OWNER ? 12 : 0) + (flags & F_MOD ? 16 : 0) + (flags & F_PZXID ? 8 : 0);
-}
-
-/* Offset of a flag's field within the extras of a node with these flags. */
-static size_t extra_off(uint8_t flags, int flag)
-{
-	size_t off = 0;
-
-	if (flag == F_OWNER)
-		return 0;
-	off += flags & F_OWNER ? 12 : 0;
-	if (flag == F_MOD)
-		return off;
-	return off + (flags & F_MOD ? 16 : 0);
-}
-
-static uint8_t *extras(const struct zk_node *n, size_t plen)
-{
-	return (uint8_t *)n->path + plen + 1;
-}
-
-static uint8_t *data_area(const struct zk_node *n, size_t plen)
-{
-	return extras(n, plen) + extras_len(n->flags);
-}
-
-static int64_t ld64(const uint8_t *p)
-{
-	int64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static void st64(uint8_t *p, int64_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static void ext_get(const struct zk_node *n, size_t plen, struct node_ext *x)
-{
-	const uint8_t *e = extras(n, plen);
-
-	x->owner = n->flags & F_OWNER ? ld64(e) : 0;
-	x->mzxid = n->czxid;
-	x->mtime = n->ctime;
-	x->pzxid = n->czxid;
-	if (n->flags & F_MOD) {
-		e = extras(n, plen) + extra_off(n->flags, F_MOD);
-		x->mzxid = ld64(e);
-		x->mtime = ld64(e + 8);
-	}
-	if (n->flags & F_PZXID)
-		x->pzxid = ld64(extras(n, plen) + extra_off(n->flags, F_PZXID));
 }
 
 static int64_t node_owner(const struct zk_node *n)
@@ -388,16 +215,6 @@ static int64_t node_mtime(const struct zk_node *n)
 	       ld64(extras(n, strlen(n->path)) + extra_off(n->flags, F_MOD) + 8) : n->ctime;
 }
 
-/* Stores a field the node has room for (its flag is set). */
-static void ext_put(struct zk_node *n, int flag, int64_t a, int64_t b)
-{
-	uint8_t *e = extras(n, strlen(n->path)) + extra_off(n->flags, flag);
-
-	st64(e, a);
-	if (flag == F_MOD)
-		st64(e + 8, b);
-}
-
 /* Room for data inside the allocation (always at least a pointer's worth). */
 static size_t inline_cap(const struct zk_node *n, size_t plen)
 {
@@ -405,7 +222,7 @@ static size_t inline_cap(const struct zk_node *n, size_t plen)
 }
 
 /* Where the data is: inline when it fits, else behind the pointer stored inline. */
-static uint8_t *node_data_at(const struct zk_node *n, size_t plen)
+uint8_t *node_data_at(const struct zk_node *n, size_t plen)
 {
 	uint8_t *in = data_area(n, plen), *p;
 
@@ -417,7 +234,7 @@ static uint8_t *node_data_at(const struct zk_node *n, size_t plen)
 	return p;
 }
 
-static uint8_t *node_data_ptr(const struct zk_node *n)
+uint8_t *node_data_ptr(const struct zk_node *n)
 {
 	return node_data_at(n, strlen(n->path));
 }
@@ -440,8 +257,8 @@ static void set_slot_put(struct zk_node *n, uint32_t v)
  * A node with its path and data in one allocation, room for the extras of flags (the
  * caller stores them with ext_put), links and stat zeroed; owner stored.
  */
-static struct zk_node *node_alloc(const char *path, size_t plen, const uint8_t *data, int32_t dlen,
-				  int64_t owner, uint8_t flags)
+struct zk_node *node_alloc(const char *path, size_t plen, const uint8_t *data, int32_t dlen,
+			   int64_t owner, uint8_t flags)
 {
 	size_t dsize = (size_t)dlen0(dlen), size;
 	struct zk_node *n;
@@ -468,7 +285,7 @@ static struct zk_node *node_alloc(const char *path, size_t plen, const uint8_t *
 	return n;
 }
 
-static void node_free(struct zk_node *n)
+void node_free(struct zk_node *n)
 {
 	size_t plen = strlen(n->path);
 	uint8_t *p = node_data_at(n, plen);
@@ -479,7 +296,7 @@ static void node_free(struct zk_node *n)
 }
 
 /* Replaces the data, in place when it fits the node's allocation. */
-static int node_set_data(struct zk_node *n, const uint8_t *data, int32_t dlen)
+int node_set_data(struct zk_node *n, const uint8_t *data, int32_t dlen)
 {
 	size_t plen = strlen(n->path);
 	uint8_t *in = data_area(n, plen), *old = node_data_at(n, plen), *p = NULL;
@@ -522,7 +339,7 @@ static void digest_stat(uint8_t *b, const struct zk_node *n, size_t plen)
  * node at load and twice per change: the pieces go through one contiguous buffer when they
  * fit, so that cksum_crc32() gets one long stretch.
  */
-static uint64_t node_digest(const struct zk_node *n)
+uint64_t node_digest(const struct zk_node *n)
 {
 	size_t plen = strlen(n->path), dl;
 	const uint8_t *data;
@@ -560,8 +377,8 @@ static struct zk_node *parent_node(const struct zk_tree *t, const struct zk_node
  * Next node in pre-order within top's subtree (top itself excluded), or NULL. Climbing
  * back up costs a lookup per level, once per last child.
  */
-static struct zk_node *preorder_next(const struct zk_tree *t, const struct zk_node *c,
-				     const struct zk_node *top)
+struct zk_node *preorder_next(const struct zk_tree *t, const struct zk_node *c,
+			      const struct zk_node *top)
 {
 	if (c->child)
 		return c->child;
@@ -694,7 +511,7 @@ static struct node_set *owner_set(struct zk_tree *t, int64_t owner, int create)
 }
 
 /* Makes sure index_add() for this owner cannot fail. */
-static int index_reserve(struct zk_tree *t, int64_t owner)
+int index_reserve(struct zk_tree *t, int64_t owner)
 {
 	struct node_set *s;
 
@@ -731,7 +548,7 @@ static void index_del(struct zk_tree *t, struct zk_node *n)
 
 /* ---- ACL cache ------------------------------------------------------------------------ */
 
-static uint32_t acl_hash(const struct zk_tree *t, const struct zk_acl_list *a)
+uint32_t acl_hash(const struct zk_tree *t, const struct zk_acl_list *a)
 {
 	uint64_t h = (uint64_t)(a->n < 0 ? 0 : a->n);
 	int32_t i;
@@ -746,7 +563,7 @@ static uint32_t acl_hash(const struct zk_tree *t, const struct zk_acl_list *a)
 	return (uint32_t)h;
 }
 
-static struct acl_entry *acl_find(const struct zk_tree *t, const struct zk_acl_list *a, uint32_t h)
+struct acl_entry *acl_find(const struct zk_tree *t, const struct zk_acl_list *a, uint32_t h)
 {
 	struct hmap_entry *e;
 
@@ -760,8 +577,8 @@ static struct acl_entry *acl_find(const struct zk_tree *t, const struct zk_acl_l
 }
 
 /* A new, unreferenced cache entry with the given index (takes a copy of a). */
-static struct acl_entry *acl_insert(struct zk_tree *t, const struct zk_acl_list *a, uint32_t h,
-				    int64_t index)
+struct acl_entry *acl_insert(struct zk_tree *t, const struct zk_acl_list *a, uint32_t h,
+			     int64_t index)
 {
 	struct acl_entry *e = calloc(1, sizeof(*e));
 
@@ -798,14 +615,14 @@ static int acl_ref(struct zk_tree *t, const struct zk_acl_list *a, struct acl_en
 	return 0;
 }
 
-static void acl_entry_free(struct zk_tree *t, struct acl_entry *e)
+void acl_entry_free(struct zk_tree *t, struct acl_entry *e)
 {
 	hmap_remove(&t->acls, &e->h);
 	zk_acl_list_release(&e->acl);
 	free(e);
 }
 
-static void acl_unref(struct zk_tree *t, struct acl_entry *e)
+void acl_unref(struct zk_tree *t, struct acl_entry *e)
 {
 	if (e && --e->refs <= 0)
 		acl_entry_free(t, e);
@@ -923,7 +740,7 @@ struct zk_tree *tree_new_empty(void)
  * digest, data size. The caller has reserved its set slot and a table slot
  * (nt_reserve), and the node is not present.
  */
-static void node_attach(struct zk_tree *t, struct zk_node *parent, struct zk_node *n, uint32_t h)
+void node_attach(struct zk_tree *t, struct zk_node *parent, struct zk_node *n, uint32_t h)
 {
 	nt_add(&t->nodes, n, h);
 	if (parent)
@@ -1069,13 +886,6 @@ int32_t node_child_counter(const struct zk_node *n)
 	return n->cversion;
 }
 
-static const char *node_name(const struct zk_node *n)
-{
-	const char *s = strrchr(n->path, '/');
-
-	return s ? s + 1 : n->path;
-}
-
 int node_children(const struct zk_node *n, struct zk_strvec *out)
 {
 	const struct zk_node *c;
@@ -1183,451 +993,6 @@ int tree_reapable(const struct zk_tree *t, int64_t now_ms, struct zk_strvec *out
 
 		if (n->nchildren == 0 && ttl != 0 && now_ms - node_mtime(n) > ttl &&
 		    zk_strvec_push(out, n->path))
-			return ZSYSTEMERROR;
-	}
-	return 0;
-}
-
-/* ---- quotas ----------------------------------------------------------------------------- */
-
-/*
- * Apache's server-side quota bookkeeping (DataTree pTrie, updateQuotaStat and friends).
- * A path is quota'd while /zookeeper/quota<path>/zookeeper_limits exists; every create,
- * delete and setData under the longest quota'd prefix rewrites that prefix's
- * zookeeper_stats node in place ("count=N,bytes=M", StatsTrack's text) with no stat
- * change and no event. The set is keyed by the path as PathTrie sees it: the components
- * that are not blank once trimmed, joined by '/'. Only property nodes of the trie matter
- * to findMaxPrefix, so a set of those paths behaves exactly like the trie.
- */
-#define QUOTA_ROOT "/zookeeper/quota"
-#define QUOTA_ROOT_LEN 16
-#define LIMIT_NODE "zookeeper_limits"
-#define STAT_NODE "zookeeper_stats"
-
-/* Java's String.trim() leaves nothing: every char is <= ' ' (PathTrie drops these). */
-static int comp_blank(const char *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if ((unsigned char)p[i] > ' ')
-			return 0;
-	return 1;
-}
-
-/*
- * PathTrie's view of a path: "/" + the non-blank components joined by '/', or "" when
- * there are none. Returns p itself when it already has that form (the usual case), else
- * a malloc'd copy the caller frees; NULL only when memory runs out.
- */
-static char *quota_norm(const char *p, size_t len, size_t *olen)
-{
-	size_t i = 0, j, o = 0;
-	int plain = len > 0 && p[0] == '/';
-	char *out;
-
-	while (plain && i < len) {
-		j = i + 1;
-		while (j < len && p[j] != '/')
-			j++;
-		if (comp_blank(p + i + 1, j - i - 1))
-			plain = 0;
-		i = j;
-	}
-	if (plain) {
-		*olen = len;
-		return (char *)p;
-	}
-	out = malloc(len + 2);
-	if (!out)
-		return NULL;
-	for (i = 0; i < len; i = j + 1) {
-		j = i;
-		while (j < len && p[j] != '/')
-			j++;
-		if (!comp_blank(p + i, j - i)) {
-			out[o++] = '/';
-			memcpy(out + o, p + i, j - i);
-			o += j - i;
-		}
-	}
-	out[o] = 0;
-	*olen = o;
-	return out;
-}
-
-static struct quota *quota_find(const struct zk_tree *t, const char *p, size_t len)
-{
-	uint32_t h = path_hash(t, p, len);
-	struct hmap_entry *e;
-
-	for (e = hmap_bucket(&t->quotas, h); e; e = e->next) {
-		struct quota *q = container_of(e, struct quota, h);
-
-		if (e->hash == h && q->len == len && memcmp(q->path, p, len) == 0)
-			return q;
-	}
-	return NULL;
-}
-
-/* pTrie.addPath(raw). A path with no components would mark the trie's root, which
- * findMaxPrefix never reports, so it is left out. */
-static int quota_add(struct zk_tree *t, const char *raw, size_t rlen)
-{
-	size_t len;
-	char *p = quota_norm(raw, rlen, &len);
-	struct quota *q;
-	int rc = 0;
-
-	if (!p)
-		return ZSYSTEMERROR;
-	if (len == 0 || len > UINT32_MAX - 64 || quota_find(t, p, len))
-		goto out;
-	q = malloc(sizeof(*q) + 2 * len + QUOTA_ROOT_LEN + sizeof(STAT_NODE) + 2);
-	if (!q) {
-		rc = ZSYSTEMERROR;
-		goto out;
-	}
-	q->len = (uint32_t)len;
-	memcpy(q->path, p, len);
-	q->path[len] = 0;
-	q->stats = q->path + len + 1;
-	memcpy(q->stats, QUOTA_ROOT, QUOTA_ROOT_LEN);
-	memcpy(q->stats + QUOTA_ROOT_LEN, p, len);
-	memcpy(q->stats + QUOTA_ROOT_LEN + len, "/" STAT_NODE, sizeof(STAT_NODE) + 1);
-	q->slen = (uint32_t)(QUOTA_ROOT_LEN + len + sizeof(STAT_NODE));
-	if (hmap_add(&t->quotas, &q->h, path_hash(t, p, len))) {
-		free(q);
-		rc = ZSYSTEMERROR;
-	}
-out:
-	if (p != raw)
-		free(p);
-	return rc;
-}
-
-/* pTrie.deletePath(raw). */
-static int quota_del(struct zk_tree *t, const char *raw, size_t rlen)
-{
-	size_t len;
-	char *p = quota_norm(raw, rlen, &len);
-	struct quota *q;
-
-	if (!p)
-		return ZSYSTEMERROR;
-	q = len ? quota_find(t, p, len) : NULL;
-	if (q) {
-		hmap_remove(&t->quotas, &q->h);
-		free(q);
-	}
-	if (p != raw)
-		free(p);
-	return 0;
-}
-
-/* getMaxPrefixWithQuota(): the longest quota'd prefix of path at a component boundary. */
-static int quota_prefix(const struct zk_tree *t, const char *path, size_t plen,
-			struct quota **out)
-{
-	size_t len, end;
-	char *p;
-
-	*out = NULL;
-	if (t->quotas.n == 0)
-		return 0;
-	p = quota_norm(path, plen, &len);
-	if (!p)
-		return ZSYSTEMERROR;
-	for (end = len; end > 0; end--) {
-		if (end < len && p[end] != '/')
-			continue;
-		if ((*out = quota_find(t, p, end)))
-			break;
-	}
-	if (p != path)
-		free(p);
-	return 0;
-}
-
-/* Replaces a node's data outside any txn's stat change: digest and data size follow. */
-static int node_rewrite(struct zk_tree *t, struct zk_node *n, const char *s, size_t len)
-{
-	uint64_t before = node_digest(n);
-	int64_t old_len = dlen0(n->data_len);
-
-	if (node_set_data(n, (const uint8_t *)s, (int32_t)len))
-		return ZSYSTEMERROR;
-	t->digest += node_digest(n) - before;
-	t->data_size += dlen0(n->data_len) - old_len;
-	return 0;
-}
-
-struct stat_kv {
-	const char *k;
-	size_t klen;
-	int64_t v;
-};
-
-/* Long.parseLong: optional sign, ASCII digits, no overflow. */
-static int parse_long(const char *s, size_t len, int64_t *out)
-{
-	uint64_t v = 0, lim;
-	size_t i = 0;
-	int neg = 0;
-
-	if (len > 0 && (s[0] == '-' || s[0] == '+')) {
-		neg = s[0] == '-';
-		i = 1;
-	}
-	if (i == len)
-		return -1;
-	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > (lim - (uint64_t)(s[i] - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
-	return 0;
-}
-
-/*
- * new StatsTrack(text): pairs split on runs of ',' or ';', each pair split on '=' as
- * Java's String.split does (trailing empty pieces dropped); an empty value is -1, a later
- * key overrides an earlier one. Returns the number of keys, or -1 where Java would throw.
- */
-static int stats_parse(const char *s, size_t len, struct stat_kv *kv)
-{
-	size_t i = 0, j, end = len;
-	int n = 0, k;
-
-	/* Trailing separators give only empty pieces, which split() drops. */
-	while (end > 0 && (s[end - 1] == ',' || s[end - 1] == ';'))
-		end--;
-	if (end == 0)
-		return 0;
-	while (i <= end) {
-		const char *pc = s + i, *eq, *v;
-		size_t plen, vlen, klen, tail;
-		int64_t val = -1;
-
-		j = i;
-		while (j < end && s[j] != ',' && s[j] != ';')
-			j++;
-		plen = j - i;
-		/* "a=5=" splits as [a, 5]; "a=" and "a" have no second piece. */
-		tail = plen;
-		while (tail > 0 && pc[tail - 1] == '=')
-			tail--;
-		eq = memchr(pc, '=', tail);
-		if (!eq)
-			return -1;
-		klen = (size_t)(eq - pc);
-		v = eq + 1;
-		vlen = (size_t)(pc + tail - v);
-		if (memchr(v, '=', vlen))
-			vlen = (size_t)((const char *)memchr(v, '=', vlen) - v);
-		if (vlen > 0 && parse_long(v, vlen, &val))
-			return -1;
-		for (k = 0; k < n; k++)
-			if (kv[k].klen == klen && memcmp(kv[k].k, pc, klen) == 0)
-				break;
-		kv[k].k = pc;
-		kv[k].klen = klen;
-		kv[k].v = val;
-		if (k == n)
-			n++;
-		/* Skip the run of separators. */
-		while (j < end && (s[j] == ',' || s[j] == ';'))
-			j++;
-		if (j >= end)
-			break;
-		i = j;
-	}
-	return n;
-}
-
-static int kv_is(const struct stat_kv *kv, const char *key)
-{
-	return kv->klen == strlen(key) && memcmp(kv->k, key, kv->klen) == 0;
-}
-
-static int cmp_kv(const void *a, const void *b)
-{
-	const struct stat_kv *x = a, *y = b;
-	size_t m = x->klen < y->klen ? x->klen : y->klen;
-	int c = memcmp(x->k, y->k, m);
-
-	return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
-}
-
-/* StatsTrack.toString(): count and bytes first, then "=" and the other keys sorted. */
-static int stats_format(struct zk_tree *t, struct zk_node *n, int64_t count, int64_t bytes,
-			struct stat_kv *kv, int nkv)
-{
-	size_t cap = 64, o;
-	char *s;
-	int i, rc;
-
-	for (i = 0; i < nkv; i++)
-		cap += kv[i].klen + 24;
-	s = malloc(cap);
-	if (!s)
-		return ZSYSTEMERROR;
-	o = (size_t)sprintf(s, "count=%lld,bytes=%lld", (long long)count, (long long)bytes);
-	if (nkv > 0) {
-		qsort(kv, (size_t)nkv, sizeof(*kv), cmp_kv);
-		s[o++] = '=';
-		for (i = 0; i < nkv; i++) {
-			s[o++] = ';';
-			memcpy(s + o, kv[i].k, kv[i].klen);
-			o += kv[i].klen;
-			o += (size_t)sprintf(s + o, "=%lld", (long long)kv[i].v);
-		}
-	}
-	rc = node_rewrite(t, n, s, o);
-	free(s);
-	return rc;
-}
-
-/*
- * updateQuotaStat(): adds the diffs to the stats node's count and bytes. Text Apache
- * could not parse (it would throw) leaves the node as it is.
- */
-static int stats_add(struct zk_tree *t, struct zk_node *n, int64_t count_diff, int64_t bytes_diff)
-{
-	size_t len = (size_t)dlen0(n->data_len);
-	struct stat_kv *kv;
-	int64_t count = -1, bytes = -1;
-	int nkv, i, o = 0, rc = 0;
-
-	kv = malloc(sizeof(*kv) * (len / 2 + 2));
-	if (!kv)
-		return ZSYSTEMERROR;
-	nkv = stats_parse((const char *)node_data_ptr(n), len, kv);
-	if (nkv < 0)
-		goto out;
-	for (i = 0; i < nkv; i++) {
-		if (kv_is(&kv[i], "count"))
-			count = kv[i].v;
-		else if (kv_is(&kv[i], "bytes"))
-			bytes = kv[i].v;
-		else
-			kv[o++] = kv[i];
-	}
-	/* Java long arithmetic wraps. */
-	count = (int64_t)((uint64_t)count + (uint64_t)count_diff);
-	bytes = (int64_t)((uint64_t)bytes + (uint64_t)bytes_diff);
-	rc = stats_format(t, n, count, bytes, kv, o);
-out:
-	free(kv);
-	return rc;
-}
-
-/* The quota'd prefix over path, if any, counts the change. */
-static int quota_update(struct zk_tree *t, const char *path, size_t plen, int64_t count_diff,
-			int64_t bytes_diff)
-{
-	struct quota *q;
-	struct zk_node *stats;
-
-	if (t->quotas.n == 0)
-		return 0;
-	if (quota_prefix(t, path, plen, &q))
-		return ZSYSTEMERROR;
-	if (!q)
-		return 0;
-	stats = find(t, q->stats, q->slen);
-	/* Apache logs "Missing node for stat" and goes on. */
-	return stats ? stats_add(t, stats, count_diff, bytes_diff) : 0;
-}
-
-/* updateQuotaForPath(raw): the stats node gets the subtree's node count and data bytes. */
-static int quota_recount(struct zk_tree *t, const char *raw, size_t rlen, struct zk_node *stats)
-{
-	const struct zk_node *top = find(t, raw, rlen), *c;
-	int32_t count = 0;
-	int64_t bytes = 0;
-
-	for (c = top; c; c = preorder_next(t, c, top)) {
-		count++;	/* Counts.count is a Java int */
-		bytes += dlen0(c->data_len);
-	}
-	return stats_format(t, stats, count, bytes, NULL, 0);
-}
-
-/* The quota side of createNode(), after the node is in the tree. */
-static int quota_created(struct zk_tree *t, struct zk_node *n)
-{
-	size_t plen = strlen(n->path), parent_len;
-	const char *name;
-
-	if (plen > QUOTA_ROOT_LEN + 1 && memcmp(n->path, QUOTA_ROOT, QUOTA_ROOT_LEN) == 0) {
-		name = node_name(n);
-		parent_len = (size_t)(name - 1 - n->path);
-		/* parentName.startsWith("/zookeeper/quota"), a string test as in Apache. */
-		if (parent_len >= QUOTA_ROOT_LEN) {
-			const char *raw = n->path + QUOTA_ROOT_LEN;
-			size_t rlen = parent_len - QUOTA_ROOT_LEN;
-
-			if (strcmp(name, LIMIT_NODE) == 0 && rlen > 0 && quota_add(t, raw, rlen))
-				return ZSYSTEMERROR;
-			/* statPath(trimQuotaPath(parent)) is this very node. */
-			if (strcmp(name, STAT_NODE) == 0 && quota_recount(t, raw, rlen, n))
-				return ZSYSTEMERROR;
-		}
-	}
-	return quota_update(t, n->path, plen, 1, dlen0(n->data_len));
-}
-
-/* The quota side of deleteNode(), after the node left the tree. */
-static int quota_deleted(struct zk_tree *t, const char *path, size_t plen, int32_t dlen)
-{
-	const char *slash = memrchr(path, '/', plen);
-	size_t parent_len = slash ? (size_t)(slash - path) : 0;
-
-	/*
-	 * parentName.startsWith("/zookeeper"), then substring(16): Apache throws when the
-	 * parent is shorter or trims to "" (deletePath("")), so those change nothing here.
-	 */
-	if (slash && parent_len > QUOTA_ROOT_LEN && memcmp(path, "/zookeeper", 10) == 0 &&
-	    strcmp(slash + 1, LIMIT_NODE) == 0 &&
-	    quota_del(t, path + QUOTA_ROOT_LEN, parent_len - QUOTA_ROOT_LEN))
-		return ZSYSTEMERROR;
-	return quota_update(t, path, plen, -1, -dlen0(dlen));
-}
-
-/*
- * setupQuota() after a snapshot load: every leaf under /zookeeper/quota whose path ends
- * in "/zookeeper_limits" marks the path before the first "/zookeeper_limits" as quota'd,
- * and its stats node is recounted.
- */
-static int quota_setup(struct zk_tree *t)
-{
-	struct zk_node *top = find(t, QUOTA_ROOT, QUOTA_ROOT_LEN), *c;
-	static const char end[] = "/" LIMIT_NODE;
-	const size_t elen = sizeof(end) - 1;
-
-	for (c = top; c; c = preorder_next(t, c, top)) {
-		size_t rlen, slen, clen = strlen(c->path);
-		const char *first;
-		struct zk_node *stats;
-		char *sp;
-
-		if (c->child || clen < elen || memcmp(c->path + clen - elen, end, elen))
-			continue;
-		first = strstr(c->path, end);
-		rlen = (size_t)(first - c->path) - QUOTA_ROOT_LEN;
-		slen = QUOTA_ROOT_LEN + rlen + sizeof(STAT_NODE) + 1;
-		sp = malloc(slen);
-		if (!sp)
-			return ZSYSTEMERROR;
-		sprintf(sp, QUOTA_ROOT "%.*s/" STAT_NODE, (int)rlen, c->path + QUOTA_ROOT_LEN);
-		stats = find(t, sp, strlen(sp));
-		free(sp);
-		if (stats && quota_recount(t, c->path + QUOTA_ROOT_LEN, rlen, stats))
-			return ZSYSTEMERROR;
-		if (rlen > 0 && quota_add(t, c->path + QUOTA_ROOT_LEN, rlen))
 			return ZSYSTEMERROR;
 	}
 	return 0;
@@ -2021,295 +1386,4 @@ int tree_apply(struct zk_tree *t, const struct zk_txn *txn, struct zk_resp *repl
 	if (txn->hdr.zxid > t->last_zxid)
 		t->last_zxid = txn->hdr.zxid;
 	return rc;
-}
-
-/* ---- snapshots ------------------------------------------------------------------------ */
-
-static int cmp_acl_index(const void *a, const void *b)
-{
-	const struct acl_entry *x = *(struct acl_entry *const *)a;
-	const struct acl_entry *y = *(struct acl_entry *const *)b;
-
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-size_t tree_snap_size(const struct zk_tree *t)
-{
-	size_t acl = 4;
-	struct hmap_iter it;
-	struct hmap_entry *e;
-	int32_t i;
-
-	hmap_iter_init(&it, &t->acls);
-	while ((e = hmap_iter_next(&it))) {
-		const struct acl_entry *a = container_of(e, struct acl_entry, h);
-
-		acl += 12;
-		for (i = 0; i < a->acl.n; i++)
-			acl += 12 + (a->acl.v[i].id.scheme ? strlen(a->acl.v[i].id.scheme) : 0) +
-			       (a->acl.v[i].id.id ? strlen(a->acl.v[i].id.id) : 0);
-	}
-	/* Per node: path and data lengths (8), acl (8), StatPersisted (60); then "/". */
-	return acl + (size_t)t->data_size + (size_t)t->nodes.n * 76 + 5;
-}
-
-void tree_snap_write(const struct zk_tree *t, struct buf *b)
-{
-	struct acl_entry **acls = NULL;
-	const struct zk_node *n;
-	struct hmap_iter it;
-	struct hmap_entry *e;
-	uint32_t i = 0;
-
-	/* Paths, data and 76 bytes of framing per node (+ the ACL map): one allocation. */
-	buf_grow(b, tree_snap_size(t));
-	if (t->acls.n) {
-		acls = malloc(sizeof(*acls) * t->acls.n);
-		if (!acls) {
-			b->oom = 1;
-			return;
-		}
-		hmap_iter_init(&it, &t->acls);
-		while ((e = hmap_iter_next(&it)))
-			acls[i++] = container_of(e, struct acl_entry, h);
-		/* Sorted by index so that equal trees give equal bytes. */
-		qsort(acls, i, sizeof(*acls), cmp_acl_index);
-	}
-	buf_put_int(b, (int32_t)t->acls.n);
-	for (i = 0; i < t->acls.n; i++) {
-		buf_put_long(b, acls[i]->index);
-		zk_acl_list_put(b, &acls[i]->acl);
-	}
-	free(acls);
-	for (n = t->root; n; n = preorder_next(t, n, t->root)) {
-		size_t plen = strlen(n->path), dlen = (size_t)dlen0(n->data_len);
-		struct node_ext x;
-		uint8_t *o;
-
-		/* One bounds check per node, then the fields in place. */
-		if (buf_grow(b, 4 + plen + 4 + dlen + 8 + 60))
-			return;
-		o = b->p + b->len;
-		be32_put(o, (int32_t)plen);
-		memcpy(o + 4, n->path, plen);
-		o += 4 + plen;
-		be32_put(o, n->data_len);
-		if (dlen)
-			memcpy(o + 4, node_data_at(n, plen), dlen);
-		o += 4 + dlen;
-		ext_get(n, plen, &x);
-		be64_put(o, n->acl ? n->acl->index : -1);
-		be64_put(o + 8, n->czxid);
-		be64_put(o + 16, x.mzxid);
-		be64_put(o + 24, n->ctime);
-		be64_put(o + 32, x.mtime);
-		be32_put(o + 40, n->version);
-		be32_put(o + 44, n->cversion);
-		be32_put(o + 48, n->aversion);
-		be64_put(o + 52, x.owner);
-		be64_put(o + 60, x.pzxid);
-		b->len = (size_t)(o + 68 - b->p);
-	}
-	buf_put_str(b, "/", 1);
-}
-
-struct acl_slot {
-	int64_t index;
-	struct acl_entry *e;
-};
-
-static int cmp_slot(const void *a, const void *b)
-{
-	const struct acl_slot *x = a, *y = b;
-
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-#define SNAP_FAIL(...) do { \
-	if (errmsg && errlen) \
-		snprintf(errmsg, errlen, __VA_ARGS__); \
-	goto out; \
-} while (0)
-
-/* A length-prefixed field read in place: -1 for null, -2 when it does not fit. */
-static int32_t rd_span(struct rd *r, const uint8_t **p)
-{
-	int32_t n = rd_int(r);
-
-	*p = NULL;
-	if (r->err)
-		return -2;
-	if (n == -1)
-		return -1;
-	if (n < 0 || (size_t)n > rd_left(r) || (r->max > 0 && n > r->max)) {
-		r->err = 1;
-		return -2;
-	}
-	*p = r->p + r->off;
-	rd_skip(r, (size_t)n);
-	return n;
-}
-
-/*
- * In pre-order a node's parent is usually the previous node (its first child) or the
- * previous node's parent (a sibling): look there first, then in the table.
- */
-static struct zk_node *snap_parent(const struct zk_tree *t, struct zk_node *last,
-				   struct zk_node *last_parent, const char *p, size_t len)
-{
-	if (last && path_is(last, p, len))
-		return last;
-	if (last_parent && path_is(last_parent, p, len))
-		return last_parent;
-	return find(t, p, len);
-}
-
-int tree_snap_read(struct zk_tree *t, struct rd *r, char *errmsg, size_t errlen)
-{
-	struct acl_slot *slots = NULL;
-	struct zk_node *last = NULL, *last_parent = NULL;
-	struct hmap_iter it;
-	struct hmap_entry *he;
-	int32_t nacl, i, nslots = 0;
-	int rc = ZMARSHALLINGERROR;
-
-	if (t->root || t->nodes.n)
-		SNAP_FAIL("snapshot read: tree is not empty");
-	nacl = rd_int(r);
-	/* Each entry takes at least 12 bytes: a count beyond that is a lie. */
-	if (r->err || nacl < 0 || (size_t)nacl > rd_left(r) / 12)
-		SNAP_FAIL("snapshot acl map: bad size %d", nacl);
-	if (nacl && !(slots = malloc(sizeof(*slots) * (size_t)nacl)))
-		goto oom;
-	for (i = 0; i < nacl; i++) {
-		struct zk_acl_list a = { .n = 0, .v = NULL };
-		struct acl_entry *e;
-		uint32_t h;
-		int64_t index = rd_long(r);
-
-		zk_acl_list_get(r, &a);
-		if (r->err || a.n < 0) {
-			zk_acl_list_release(&a);
-			SNAP_FAIL("snapshot acl map: entry %d does not parse", i);
-		}
-		/* The same list under two indexes: both indexes share one entry. */
-		h = acl_hash(t, &a);
-		e = acl_find(t, &a, h);
-		if (!e && !(e = acl_insert(t, &a, h, index))) {
-			zk_acl_list_release(&a);
-			goto oom;
-		}
-		zk_acl_list_release(&a);
-		if (index > t->acl_index)
-			t->acl_index = index;
-		slots[nslots].index = index;
-		slots[nslots++].e = e;
-	}
-	if (nslots)
-		qsort(slots, (size_t)nslots, sizeof(*slots), cmp_slot);
-	for (i = 1; i < nslots; i++)
-		if (slots[i].index == slots[i - 1].index)
-			SNAP_FAIL("snapshot acl map: index %lld appears twice",
-				  (long long)slots[i].index);
-
-	for (;;) {
-		const uint8_t *path, *data, *st;
-		struct node_ext x;
-		int32_t plen, dlen;
-		int64_t aclidx;
-		struct zk_node *n, *parent = NULL;
-		struct acl_slot key, *slot;
-		uint32_t h;
-
-		plen = rd_span(r, &path);
-		if (plen < 0)
-			SNAP_FAIL("snapshot node list: truncated or bad path length");
-		if (plen == 1 && path[0] == '/')
-			break;
-		dlen = rd_span(r, &data);
-		aclidx = rd_long(r);
-		if (r->err || dlen < -1 || rd_left(r) < 60)
-			SNAP_FAIL("snapshot node '%.*s': truncated", plen, (const char *)path);
-		if (memchr(path, 0, (size_t)plen))
-			SNAP_FAIL("snapshot node list: path with a NUL byte");
-		if (plen > 0) {
-			const uint8_t *slash = memrchr(path, '/', (size_t)plen);
-
-			if (!slash)
-				SNAP_FAIL("snapshot node '%.*s': path has no '/'", plen,
-					  (const char *)path);
-			parent = snap_parent(t, last, last_parent, (const char *)path,
-					     (size_t)(slash - path));
-			if (!parent)
-				SNAP_FAIL("snapshot node '%.*s': parent missing (not pre-order)",
-					  plen, (const char *)path);
-		} else if (t->root) {
-			SNAP_FAIL("snapshot node list: root appears twice");
-		}
-		h = path_hash(t, (const char *)path, (size_t)plen);
-		if (find_h(t, (const char *)path, (size_t)plen, h))
-			SNAP_FAIL("snapshot node '%.*s' appears twice", plen, (const char *)path);
-		/* StatPersisted (60 bytes, checked above): it decides the layout. */
-		st = r->p + r->off;
-		rd_skip(r, 60);
-		x.mzxid = be64_get(st + 8);
-		x.mtime = be64_get(st + 24);
-		x.owner = be64_get(st + 44);
-		x.pzxid = be64_get(st + 52);
-		n = node_alloc((const char *)path, (size_t)plen, data, dlen, x.owner,
-			       (uint8_t)((x.mzxid != be64_get(st) || x.mtime != be64_get(st + 16) ?
-					  F_MOD : 0) | (x.pzxid != be64_get(st) ? F_PZXID : 0)));
-		if (!n)
-			goto oom;
-		n->czxid = be64_get(st);
-		n->ctime = be64_get(st + 16);
-		n->version = be32_get(st + 32);
-		n->cversion = be32_get(st + 36);
-		n->aversion = be32_get(st + 40);
-		if (n->flags & F_MOD)
-			ext_put(n, F_MOD, x.mzxid, x.mtime);
-		if (n->flags & F_PZXID)
-			ext_put(n, F_PZXID, x.pzxid, 0);
-		if (aclidx != -1) {
-			key.index = aclidx;
-			slot = nslots ? bsearch(&key, slots, (size_t)nslots, sizeof(*slots), cmp_slot) : NULL;
-			if (!slot) {
-				node_free(n);
-				SNAP_FAIL("snapshot node '%.*s': acl %lld not in the acl map", plen,
-					  (const char *)path, (long long)aclidx);
-			}
-			n->acl = slot->e;
-			n->acl->refs++;
-		}
-		if (nt_reserve(&t->nodes, 1) || index_reserve(t, x.owner)) {
-			acl_unref(t, n->acl);
-			node_free(n);
-			goto oom;
-		}
-		node_attach(t, parent, n, h);
-		last = n;
-		last_parent = parent;
-	}
-	if (!t->root)
-		SNAP_FAIL("snapshot node list: no root");
-	/* setupQuota(): the quota'd paths and their stats come from the limit nodes. */
-	if (quota_setup(t))
-		goto oom;
-	rc = 0;
-out:
-	/* purgeUnused(): entries no node refers to are dropped. */
-	hmap_iter_init(&it, &t->acls);
-	while ((he = hmap_iter_next(&it))) {
-		struct acl_entry *e = container_of(he, struct acl_entry, h);
-
-		if (e->refs <= 0)
-			acl_entry_free(t, e);
-	}
-	free(slots);
-	return rc;
-oom:
-	rc = ZSYSTEMERROR;
-	if (errmsg && errlen)
-		snprintf(errmsg, errlen, "snapshot read: out of memory");
-	goto out;
 }

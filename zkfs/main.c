@@ -5,7 +5,8 @@
  *
  * Options: servers=h:p[,h:p][/chroot], root=/prefix, timeout=SECONDS (every call answers
  * within it; default 10), session_timeout=SECONDS (default 30), ro, allow_other,
- * auth=user:password (digest), watch=persistent|oneshot, debug. Mount-helper words (rw, dev, suid, exec, auto,
+ * auth=[digest:]user:password or auth=/file holding that, uid=, gid=, attr_timeout=SECONDS,
+ * watch=persistent|oneshot, debug. Mount-helper words (rw, dev, suid, exec, auto,
  * _netdev, defaults, ...) are accepted and ignored, so fstab lines and
  * `mount -t fuse.zkfs h:2181 /zk` work. Servers come from the argument or servers=, then
  * /etc/zkfs.conf, then 127.0.0.1:2181.
@@ -19,7 +20,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,13 @@
 #include "log.h"
 
 struct zkfs *g_fs;
+
+void zkfs_set_cache_timeout(double seconds)
+{
+	if (g_fs->o.attr_timeout_s >= 0 && g_fs->o.attr_timeout_s < seconds)
+		seconds = g_fs->o.attr_timeout_s;
+	g_fs->timeout_s = seconds;
+}
 
 static void usage(FILE *f)
 {
@@ -43,7 +53,12 @@ static void usage(FILE *f)
 		"  -o session_timeout=SEC  requested ZooKeeper session timeout (default 30)\n"
 		"  -o ro              read-only\n"
 		"  -o allow_other     let other users in\n"
-		"  -o auth=USER:PASS  digest identity for ACLs\n"
+		"  -o auth=[digest:]USER:PASS  digest identity for ACLs; auth=/FILE reads it\n"
+		"                     from the first line of FILE (keeps it out of ps and fstab)\n"
+		"  -o uid=USER, gid=GROUP  owner shown for every file (default: the mounter)\n"
+		"  -o attr_timeout=SEC  longest time the kernel may cache names and attributes\n"
+		"                     (default 3600 while the watch keeps the cache current,\n"
+		"                     1 otherwise; 0: ask zkfs every time)\n"
 		"  -o watch=persistent|oneshot  one persistent recursive watch (default; falls\n"
 		"                     back to oneshot when the server refuses it) or one-shot\n"
 		"                     watches re-armed on each event (servers older than 3.6)\n");
@@ -82,6 +97,58 @@ static int ignored_opt(const char *o)
 	return 0;
 }
 
+/* A user or group given by number or name; -1 when unknown. */
+static long parse_id(const char *s, int group)
+{
+	char *e;
+	long v = strtol(s, &e, 10);
+
+	if (*s && !*e && v >= 0)
+		return v;
+	if (group) {
+		struct group *g = getgrnam(s);
+
+		return g ? (long)g->gr_gid : -1;
+	} else {
+		struct passwd *pw = getpwnam(s);
+
+		return pw ? (long)pw->pw_uid : -1;
+	}
+}
+
+/*
+ * auth=[digest:]user:password, or auth=/path whose first line is that (so the password is
+ * not in ps, /proc/mounts or a world-readable fstab). Returns "user:password" or NULL.
+ */
+static char *parse_auth(const char *v)
+{
+	char line[4096];
+	char *res;
+
+	if (v[0] == '/') {
+		FILE *f = fopen(v, "r");
+
+		if (!f) {
+			fprintf(stderr, "zkfs: auth file %s: %s\n", v, strerror(errno));
+			return NULL;
+		}
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+		line[strcspn(line, "\r\n")] = 0;
+		v = line;
+	}
+	if (!strncmp(v, "digest:", 7))
+		v += 7;
+	if (!strchr(v, ':') || v[0] == ':') {
+		fprintf(stderr, "zkfs: bad auth: want [digest:]user:password\n");
+		return NULL;
+	}
+	res = strdup(v);
+	explicit_bzero(line, sizeof(line));
+	return res;
+}
+
 static int parse_opts(struct zkfs_opts *o, char *list)
 {
 	char *save = NULL, *t;
@@ -111,7 +178,29 @@ static int parse_opts(struct zkfs_opts *o, char *list)
 			o->allow_other = 1;
 		} else if (!strncmp(t, "auth=", 5)) {
 			free(o->auth);
-			o->auth = strdup(t + 5);
+			o->auth = parse_auth(t + 5);
+			if (!o->auth)
+				return -1;
+		} else if (!strncmp(t, "uid=", 4) || !strncmp(t, "gid=", 4)) {
+			long id = parse_id(t + 4, t[0] == 'g');
+
+			if (id < 0) {
+				fprintf(stderr, "zkfs: unknown %s '%s'\n", t[0] == 'g' ? "group" : "user",
+					t + 4);
+				return -1;
+			}
+			if (t[0] == 'g')
+				o->gid = id;
+			else
+				o->uid = id;
+		} else if (!strncmp(t, "attr_timeout=", 13)) {
+			int ms = parse_ms(t + 13);
+
+			if (ms < 0) {
+				fprintf(stderr, "zkfs: bad attr_timeout '%s'\n", t + 13);
+				return -1;
+			}
+			o->attr_timeout_s = ms / 1000.0;
 		} else if (!strcmp(t, "watch=oneshot")) {
 			o->watch_oneshot = 1;
 		} else if (!strcmp(t, "watch=persistent")) {
@@ -163,6 +252,8 @@ static int parse_args(struct zkfs_opts *o, int argc, char **argv)
 
 	o->timeout_ms = 10000;
 	o->session_timeout_ms = 30000;
+	o->uid = o->gid = -1;
+	o->attr_timeout_s = -1;
 	for (i = 1; i < argc; i++) {
 		char *a = argv[i];
 
@@ -306,9 +397,9 @@ static int run(struct zkfs *fs, int report_fd)
 	struct zk_resp resp;
 
 	fs->loop = uv_default_loop();
-	fs->uid = getuid();
-	fs->gid = getgid();
-	fs->timeout_s = fs->o.watch_oneshot ? 1.0 : 3600.0;
+	fs->uid = fs->o.uid >= 0 ? (uid_t)fs->o.uid : getuid();
+	fs->gid = fs->o.gid >= 0 ? (gid_t)fs->o.gid : getgid();
+	zkfs_set_cache_timeout(fs->o.watch_oneshot ? 1.0 : 3600.0);
 	fs->persistent_watch = !fs->o.watch_oneshot;
 	inode_table_init();
 	if (asprintf(&servers, "%s%s", fs->o.servers, fs->o.root) < 0)

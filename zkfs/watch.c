@@ -378,14 +378,14 @@ static void addwatch_cb(struct zkc *c, int rc, const struct zk_resp *r, void *ar
 	if (rc == 0) {
 		g_fs->persistent_watch = 1;
 		g_fs->cache_trusted = 1;
-		g_fs->timeout_s = 3600.0;
+		zkfs_set_cache_timeout(3600.0);
 		return;
 	}
 	log_warn("persistent recursive watch refused (%s): using one-shot watches and short "
 		 "cache timeouts", zk_strerror(rc));
 	g_fs->persistent_watch = 0;
 	g_fs->cache_trusted = 0;
-	g_fs->timeout_s = 1.0;
+	zkfs_set_cache_timeout(1.0);
 	oneshot_start();
 }
 
@@ -406,7 +406,7 @@ void zkfs_state_cb(struct zkc *c, int state, int new_session, void *arg)
 		if (new_session && g_fs->o.watch_oneshot) {
 			g_fs->persistent_watch = 0;
 			g_fs->cache_trusted = 0;
-			g_fs->timeout_s = 1.0;
+			zkfs_set_cache_timeout(1.0);
 			oneshot_start();
 		} else if (new_session) {
 			if (zkc_add_watch(c, "/", ZADDWATCH_PERSISTENT_RECURSIVE, addwatch_cb, NULL))

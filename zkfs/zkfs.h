@@ -94,6 +94,8 @@ struct zkfs_opts {
 	int allow_other;
 	char *auth;		/* "user:password" (digest) or NULL */
 	int watch_oneshot;	/* -o watch=oneshot: never ask for a persistent watch */
+	long uid, gid;		/* -o uid=/gid=: owner shown for every file; -1: ours */
+	double attr_timeout_s;	/* -o attr_timeout=: cap on kernel cache times; <0: none */
 };
 
 struct zkfs {
@@ -123,6 +125,9 @@ struct zkfs {
 };
 
 extern struct zkfs *g_fs;
+
+/* Sets how long the kernel may cache entries and attributes (capped by -o attr_timeout). */
+void zkfs_set_cache_timeout(double seconds);
 
 /* ---- inode table (inode.c) ---- */
 void inode_table_init(void);

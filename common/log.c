@@ -10,6 +10,16 @@
 #include <time.h>
 
 static int level = -1;
+static int to_syslog;
+
+void log_syslog_open(const char *ident);
+void log_syslog_write(int level, const char *msg);
+
+void log_use_syslog(const char *ident)
+{
+	log_syslog_open(ident);
+	to_syslog = 1;
+}
 
 static const char *names[] = { "ERROR", "WARN ", "INFO ", "DEBUG" };
 
@@ -44,6 +54,13 @@ void log_msg(enum log_level l, const char *fmt, ...)
 
 	if (!log_enabled(l))
 		return;
+	if (to_syslog) {
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		log_syslog_write((int)l, line);
+		return;
+	}
 	gettimeofday(&tv, NULL);
 	localtime_r(&tv.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);

@@ -6,6 +6,7 @@
  * Options: servers=h:p[,h:p][/chroot], root=/prefix, timeout=SECONDS (every call answers
  * within it; default 10), session_timeout=SECONDS (default 30), ro, allow_other,
  * auth=[digest:]user:password or auth=/file holding that, uid=, gid=, attr_timeout=SECONDS,
+ * logfile=PATH (else a daemon logs to syslog),
  * watch=persistent|oneshot, debug. Mount-helper words (rw, dev, suid, exec, auto,
  * _netdev, defaults, ...) are accepted and ignored, so fstab lines and
  * `mount -t fuse.zkfs h:2181 /zk` work. Servers come from the argument or servers=, then
@@ -56,6 +57,7 @@ static void usage(FILE *f)
 		"  -o auth=[digest:]USER:PASS  digest identity for ACLs; auth=/FILE reads it\n"
 		"                     from the first line of FILE (keeps it out of ps and fstab)\n"
 		"  -o uid=USER, gid=GROUP  owner shown for every file (default: the mounter)\n"
+		"  -o logfile=PATH    where the daemon logs (default: syslog, facility daemon)\n"
 		"  -o attr_timeout=SEC  longest time the kernel may cache names and attributes\n"
 		"                     (default 3600 while the watch keeps the cache current,\n"
 		"                     1 otherwise; 0: ask zkfs every time)\n"
@@ -205,6 +207,9 @@ static int parse_opts(struct zkfs_opts *o, char *list)
 			o->watch_oneshot = 1;
 		} else if (!strcmp(t, "watch=persistent")) {
 			o->watch_oneshot = 0;
+		} else if (!strncmp(t, "logfile=", 8)) {
+			free(o->logfile);
+			o->logfile = strdup(t + 8);
 		} else if (!strcmp(t, "debug")) {
 			o->debug = 1;
 			o->foreground = 1;
@@ -490,16 +495,26 @@ static int run(struct zkfs *fs, int report_fd)
 		log_info("mounted %s%s on %s", fs->o.servers, fs->o.root, fs->o.mountpoint);
 	if (report_fd >= 0) {
 		int nul = open("/dev/null", O_RDWR);
+		int lf = fs->o.logfile ? open(fs->o.logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+					      0640) : -1;
 
+		if (fs->o.logfile && lf < 0)
+			log_warn("logfile %s: %s; logging to syslog", fs->o.logfile,
+				 strerror(errno));
 		report(report_fd, 0);
 		if (nul >= 0) {
 			dup2(nul, 0);
 			dup2(nul, 1);
 			if (!fs->o.debug)
-				dup2(nul, 2);
+				dup2(lf >= 0 ? lf : nul, 2);
 			if (nul > 2)
 				close(nul);
 		}
+		if (lf > 2)
+			close(lf);
+		/* A daemon's session expiries and failures must land somewhere. */
+		if (lf < 0 && !fs->o.debug)
+			log_use_syslog("zkfs");
 	}
 	uv_run(fs->loop, UV_RUN_DEFAULT);
 	fuse_session_destroy(fs->se);

@@ -96,6 +96,7 @@ struct zkfs_opts {
 	int watch_oneshot;	/* -o watch=oneshot: never ask for a persistent watch */
 	long uid, gid;		/* -o uid=/gid=: owner shown for every file; -1: ours */
 	double attr_timeout_s;	/* -o attr_timeout=: cap on kernel cache times; <0: none */
+	char *logfile;		/* -o logfile=: where the daemon logs (NULL: syslog) */
 };
 
 struct zkfs {

@@ -12,7 +12,7 @@ M=$FS_TMP/mnt
 check "zkfs refuses a missing root" not timeout 20 "$ZKFS" "$FS_SERVER" "$FS_TMP" -o root=/nonexistent,timeout=3
 check "zkfs refuses an unreachable server" not timeout 20 "$ZKFS" 127.0.0.1:1 "$FS_TMP" -o timeout=2
 
-check "mount" fs_mount "$M" -o timeout=2,session_timeout=4
+check "mount" fs_mount "$M" -o "timeout=2,session_timeout=4,logfile=$FS_TMP/zkfs.log"
 echo before > "$M/f"
 
 # session expiry: freeze zkfs longer than the session timeout
@@ -27,6 +27,17 @@ kill -CONT "$pid"
 check "ephemeral re-created in the new session" wait_for 10 zkop exists /reg
 expect_eq "re-created ephemeral keeps its data" "me" "$(zkop get /reg)"
 expect_eq "mount works after the expiry" "before" "$(cat "$M/f")"
+check "the expiry is logged" grep -q "session expired; starting a new one" "$FS_TMP/zkfs.log"
+# the new session watches again: another client's change is an inotify event
+inotifywait -t 10 -e modify --format '%e' "$M/f" > "$FS_TMP/ev" 2> "$FS_TMP/ev.err" &
+w=$!
+FS_PIDS+=("$w")
+wait_for 5 grep -q "Watches established" "$FS_TMP/ev.err"
+zkop set /f remote
+wait "$w"
+expect_eq "inotify event after the expiry (watch re-armed)" "MODIFY" "$(head -1 "$FS_TMP/ev")"
+expect_eq "fresh data after the event" "remote" "$(cat "$M/f")"
+echo before > "$M/f"
 kill "$holder"
 wait "$holder" 2>/dev/null
 check "re-created ephemeral deleted at close" wait_for 5 not zkop exists /reg

@@ -2,7 +2,8 @@
 # zkfs through mount(8) and its options: `mount -t fuse 'zkfs#servers' M`,
 # `mount -t fuse.zkfs servers M`, `mount -t fuse zkfs M` (servers from -o servers= or
 # /etc/zkfs.conf), an fstab line (mount -T FILE M), then ro, uid=/gid=, auth= (inline, with
-# the digest: prefix, and from a file), allow_other, attr_timeout= and bad options.
+# the digest: prefix, and from a file), allow_other, attr_timeout=, a server list with dead
+# servers first, the daemon's log in syslog, and bad options.
 # mount(8) runs helpers with a fixed PATH, so zkfs must be installed: the test links
 # /usr/local/sbin/zkfs to bin/zkfs (and /etc/zkfs.conf) for its duration only, putting back
 # whatever was there.
@@ -138,6 +139,46 @@ for t in default 0; do
 	fi
 	fs_umount "$D"
 done
+
+# a server list whose first entries are down: the client moves on to one that answers
+F=$FS_TMP/f
+mkdir -p "$F"
+FS_MOUNTS+=("$F")
+check "mount with dead servers first in the list" \
+	timeout 30 "$ZKFS" "127.0.0.1:1,127.0.0.1:2,$FS_SERVER" "$F" -o timeout=5
+expect_eq "reads through the live one" "hello" "$(cat "$F/greeting")"
+check "umount" fs_umount "$F"
+
+# a daemon logs to syslog unless -o logfile= (a listener stands in for syslogd when the
+# machine has none; with one, the check reads nothing of ours and is left out)
+if [ ! -e /dev/log ]; then
+	/usr/bin/python3 - "$FS_TMP/syslog" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+s.settimeout(20)
+try:
+    with open(sys.argv[1], "w") as out:
+        while True:
+            d = s.recv(4096).decode(errors="replace")
+            out.write(d + "\n")
+            out.flush()
+            if "unmounted" in d:
+                break
+except OSError:
+    pass
+finally:
+    os.unlink("/dev/log")
+PY
+	lp=$!
+	FS_PIDS+=("$lp")
+	wait_for 5 test -S /dev/log
+	check "mount (daemon, no logfile)" fs_mount "$F"
+	check "umount" fs_umount "$F"
+	check "the daemon's log reaches syslog as zkfs[pid]" \
+		wait_for 5 grep -q "zkfs\[[0-9]*\]: unmounted $F" "$FS_TMP/syslog"
+	wait "$lp" 2>/dev/null
+fi
 
 check "unknown option refused" not "$ZKFS" "$FS_SERVER" "$FS_TMP" -o frobnicate 2>/dev/null
 check "unknown uid refused" not "$ZKFS" "$FS_SERVER" "$FS_TMP" -o uid=no-such-user-here 2>/dev/null

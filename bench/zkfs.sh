@@ -9,7 +9,8 @@
 #   3. inotify latency: ZKFS_SAMPLES (200) remote setData, each to the event on the watched
 #      file in the mount, measured from the set's completion
 #
-# Port: ZKFS_BENCH_PORT (30000). Everything lives in a mktemp dir removed on exit.
+# Port: ZKFS_BENCH_PORT (30000); ZKFS_BIN (bin/zkfs) picks another zkfs build to compare.
+# Everything lives in a mktemp dir removed on exit.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -20,6 +21,7 @@ samples=${ZKFS_SAMPLES:-200}
 host=127.0.0.1:$port
 work=$(mktemp -d /tmp/zkfs-bench.XXXXXX)
 mnt=$work/mnt
+zkfs_bin=${ZKFS_BIN:-bin/zkfs}
 srv_pid=
 
 cleanup() {
@@ -36,7 +38,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-[ -x bin/zkensemble ] && [ -x bin/zkfs ] || { echo "zkfs bench: run make first" >&2; exit 1; }
+[ -x bin/zkensemble ] && [ -x "$zkfs_bin" ] || { echo "zkfs bench: run make first" >&2; exit 1; }
 cc -O2 -Wall -o "$work/zkload" bench/zkload.c -lzookeeper_mt -lpthread
 cc -O2 -Wall -o "$work/zkop_bench" bench/zkop_bench.c -lzookeeper_mt -lpthread
 
@@ -71,7 +73,7 @@ fourlw srvr | grep -q '^Mode' || { echo "zkfs bench: zkensemble did not start" >
 
 # the files exist before the mount, so its caches start cold
 "$work/zkload" fill "$host" "$files" /fill
-timeout 30 bin/zkfs "$host" "$mnt" -o timeout=10
+timeout 30 "$zkfs_bin" "$host" "$mnt" -o timeout=10
 grep -q " $mnt fuse" /proc/mounts || { echo "zkfs bench: mount failed" >&2; exit 1; }
 
 # Names come from a list (no readdir in the timed passes), so the two passes do the same work:

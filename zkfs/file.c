@@ -58,6 +58,8 @@ struct zfh {
 	int retries;
 	int err;		/* sticky publish error, reported by the next write/flush */
 	int need_barrier;	/* other inodes' invalidations queued: FLUSH waits for them */
+	int create_pending;	/* a new file not created yet: the first publish creates it */
+	int empty_flushes;	/* FLUSHes seen while create_pending with nothing written */
 	struct pubwait *waiters;
 	struct zfh *next_eph;
 	int timer_init;
@@ -143,6 +145,8 @@ static void fh_free(struct zfh *fh)
 			break;
 		}
 	}
+	if (fh->in && fh->in->creating == fh)
+		fh->in->creating = NULL;
 	if (fh->in)
 		inode_unpin(fh->in);
 	fh->in = NULL;
@@ -170,6 +174,7 @@ struct pub {
 	size_t app_len;
 	struct zexpect *ex;
 	int err;
+	int creating;		/* sent as the deferred create of a new file */
 };
 
 static void publish(struct zfh *fh, void (*fn)(int, void *), void *arg);
@@ -196,6 +201,42 @@ static void pub_finish(void *arg)
 }
 
 static void pub_refetched(struct zkc *c, int rc, const struct zk_resp *r, void *arg);
+static int pub_send(struct pub *p);
+
+/*
+ * The reply to a deferred create (see deferred_create). NODEEXISTS: another client made the
+ * node meanwhile, and without O_EXCL we write over it like open(O_TRUNC) of an existing file
+ * would (returns 1: resent as a setData). Another error: the name the kernel holds has no
+ * node, so its entry goes. Success: the inode learns its czxid and the parent its child.
+ */
+static int pub_created(struct pub *p, int rc, const struct zk_resp *r)
+{
+	struct zfh *fh = p->fh;
+	struct zinode *in = fh->in;
+
+	p->creating = 0;
+	fh->create_pending = 0;
+	if (in && in->creating == fh)
+		in->creating = NULL;
+	if (rc == ZNODEEXISTS && !(fh->flags & O_EXCL) && pub_send(p) == 0)
+		return 1;
+	if (rc == 0) {
+		if (in)
+			inode_set_czxid(in, r->stat.czxid);
+		parent_changed(fh->path);
+		watch_child_note(fh->path, 1);
+		watch_node_known(fh->path);
+	} else if (in) {
+		char *pp = path_parent(fh->path);
+		struct zinode *pin = pp ? inode_known(pp) : NULL;
+
+		in->deleted = 1;
+		if (pin)
+			nt_inval_entry(pin->ino, path_base(fh->path));
+		free(pp);
+	}
+	return 0;
+}
 
 static void pub_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
 {
@@ -205,6 +246,8 @@ static void pub_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
 
 	expect_remove(p->ex);
 	p->ex = NULL;
+	if (p->creating && pub_created(p, rc, r))
+		return;
 	if (rc == ZBADVERSION && fh->append && fh->retries++ < APPEND_RETRIES) {
 		/* someone else changed the file: append to what is there now */
 		if (zkc_get_data(g_fs->zk, fh->path, 0, pub_refetched, p) == 0)
@@ -250,6 +293,22 @@ static int pub_send(struct pub *p)
 	struct zfh *fh = p->fh;
 	int32_t version = fh->view == V_VERSION || fh->append ? fh->base_version : -1;
 
+	if (fh->create_pending) {
+		/* a new file: created with its data, one txn and one version */
+		p->creating = 1;
+		p->ex = expect_for(fh->view, ZEV_CREATED, fh->path);
+		if (zkc_create(g_fs->zk, fh->path, p->data, (int32_t)p->len, NULL, ZMODE_PERSISTENT,
+			       pub_cb, p)) {
+			/* not sent: give up the deferral (what waits for it must not loop) */
+			expect_remove(p->ex);
+			p->creating = 0;
+			fh->create_pending = 0;
+			if (fh->in && fh->in->creating == fh)
+				fh->in->creating = NULL;
+			return -1;
+		}
+		return 0;
+	}
 	p->ex = expect_for(fh->view, ZEV_DATA_CHANGED, fh->path);
 	if (zkc_set_data(g_fs->zk, fh->path, p->data, (int32_t)p->len, version, pub_cb, p)) {
 		expect_remove(p->ex);
@@ -319,7 +378,7 @@ static void publish(struct zfh *fh, void (*fn)(int, void *), void *arg)
 		fn(e, arg);
 		return;
 	}
-	if (!fh->dirty && !fh->trunc_pending) {
+	if (!fh->dirty && !fh->trunc_pending && !fh->create_pending) {
 		fn(0, arg);
 		return;
 	}
@@ -484,6 +543,46 @@ fail:
 	free(o);
 }
 
+struct commitw {
+	void (*fn)(void *);
+	void *arg;
+};
+
+static void commit_done(int err, void *arg)
+{
+	struct commitw *w = arg;
+
+	w->fn(w->arg);
+	free(w);
+}
+
+int fh_commit_then(struct zinode *in, void (*fn)(void *), void *arg)
+{
+	struct commitw *w;
+
+	if (!in || !in->creating || !(w = malloc(sizeof(*w))))
+		return 0;
+	w->fn = fn;
+	w->arg = arg;
+	uv_timer_stop(&in->creating->debounce);
+	publish(in->creating, commit_done, w);
+	return 1;
+}
+
+struct open_again {
+	fuse_req_t req;
+	fuse_ino_t ino;
+	struct fuse_file_info fi;
+};
+
+static void open_again_cb(void *arg)
+{
+	struct open_again *a = arg;
+
+	op_open(a->req, a->ino, &a->fi);
+	free(a);
+}
+
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct zinode *in = inode_get(ino);
@@ -493,6 +592,18 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!in) {
 		fuse_reply_err(req, ENOENT);
 		return;
+	}
+	if (in->creating && !notifier_is_caller(req)) {
+		struct open_again *a = malloc(sizeof(*a));
+
+		if (a) {
+			a->req = req;
+			a->ino = ino;
+			a->fi = *fi;
+			if (fh_commit_then(in, open_again_cb, a))
+				return;
+			free(a);
+		}
 	}
 	if (in->is_dir || in->kind != K_NODE) {
 		fuse_reply_err(req, EISDIR);
@@ -756,6 +867,16 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct zfh *fh = (struct zfh *)(uintptr_t)fi->fh;
 
+	if (fh->create_pending && !fh->dirty && !fh->publishing && fh->empty_flushes++ > 0) {
+		/*
+		 * A new file closed without a write: bash's "> f" closes it twice (the dup2'd
+		 * copy, then the restore), and a write can only follow the first close; create
+		 * it at the second, so other clients see it when close returns.
+		 */
+		uv_timer_stop(&fh->debounce);
+		flush_publish(req, fh);
+		return;
+	}
 	if (fh->noop || !fh->writable ||
 	    (!fh->dirty && !fh->publishing && !fh->err && !fh->need_barrier)) {
 		fuse_reply_err(req, 0);
@@ -1015,12 +1136,79 @@ static char *new_name_path(fuse_req_t req, struct zinode *p, const char *name)
 	return path;
 }
 
+/*
+ * A new file opened for writing is created by its first publish, with its data: one txn
+ * instead of create + setData, and watchers never see it empty. Its inode exists at once
+ * (czxid 0 until the create); the parent is checked from the cache at open, which the
+ * persistent watch keeps current (so only then: cache_trusted, the plain tree), and
+ * O_EXCL, ephemeral and sequential creates are made at open as before. The create is sent
+ * by the first write that publishes, fsync, a FLUSH after an earlier empty one, SETATTR
+ * (touch), any other operation of this mount on the file (fh_commit_then), 200 ms after
+ * open, or RELEASE; its errors reach write() (or the operation that waited).
+ * Returns 0 when it took the request (and path).
+ */
+static int deferred_create(fuse_req_t req, struct zinode *p, char *path,
+			   struct fuse_file_info *fi)
+{
+	struct zinode *in;
+	struct zfh *fh;
+	struct fuse_entry_param e;
+	struct zk_stat st;
+	struct timespec now;
+
+	if (!g_fs->cache_trusted || p->kind != K_NODE || p->view != V_NONE ||
+	    (!p->have_st && p->ino != FUSE_ROOT_ID) || p->deleted || (fi->flags & (O_EXCL | O_APPEND)) || (fi->flags & O_ACCMODE) == O_RDONLY)
+		return -1;
+	if (p->st.ephemeral_owner) {
+		fuse_reply_err(req, EPERM);	/* ZNOCHILDRENFOREPHEMERALS */
+		free(path);
+		return 0;
+	}
+	in = inode_find_or_add(K_NODE, V_NONE, 0, path, 0, 0);
+	if (!in || in->creating || in->nlookup > 0)
+		return -1;	/* an earlier deferred create of the name is still open */
+	fh = fh_new(in, fi->flags);
+	if (!fh)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &now);
+	memset(&st, 0, sizeof(st));
+	st.ctime = st.mtime = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	in->deleted = 0;
+	inode_set_stat(in, &st);
+	inode_set_data(in, NULL, 0);
+	in->creating = fh;
+	uv_timer_init(g_fs->loop, &fh->debounce);
+	fh->timer_init = 1;
+	fh->writable = 1;
+	fh->create_pending = 1;
+	uv_timer_start(&fh->debounce, debounce_cb, DEBOUNCE_MS, 0);
+	memset(&e, 0, sizeof(e));
+	e.ino = in->ino;
+	zkfs_fill_attr(in, &e.attr);
+	e.attr_timeout = attr_timeout(in);
+	e.entry_timeout = entry_timeout(in);
+	in->nlookup++;
+	fi->fh = (uint64_t)(uintptr_t)fh;
+	fi->keep_cache = 1;
+	if (fuse_reply_create(req, &e, fi)) {
+		inode_forget(in, 1);
+		fh_free(fh);
+	}
+	free(path);
+	return 0;
+}
+
 static void do_create(fuse_req_t req, struct zinode *p, char *path, int is_dir,
 		      struct fuse_file_info *fi)
 {
-	struct createq *q = calloc(1, sizeof(*q));
+	struct createq *q;
 	int flags = view_flags(p->view);
 	int seq;
+
+	if (fi && !is_dir && view_flags(p->view) == ZMODE_PERSISTENT &&
+	    deferred_create(req, p, path, fi) == 0)
+		return;
+	q = calloc(1, sizeof(*q));
 
 	if (!q) {
 		free(path);

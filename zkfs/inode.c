@@ -155,6 +155,25 @@ static void maybe_free(struct zinode *in)
 	free(in);
 }
 
+void inode_set_czxid(struct zinode *in, int64_t czxid)
+{
+	char *key;
+
+	if (in->czxid == czxid)
+		return;
+	in->czxid = czxid;
+	if (in->unique || in->ino == FUSE_ROOT_ID)
+		return;
+	key = make_key(in->kind, in->view, in->vversion, in->path, czxid, in->is_dir);
+	if (!key)
+		return;
+	unlink_from(&by_key[hstr(in->key)], in, offsetof(struct zinode, next_key));
+	free(in->key);
+	in->key = key;
+	in->next_key = by_key[hstr(key)];
+	by_key[hstr(key)] = in;
+}
+
 void inode_forget(struct zinode *in, uint64_t n)
 {
 	in->nlookup = n > in->nlookup ? 0 : in->nlookup - n;

@@ -465,6 +465,41 @@ static void delete_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
 	free(q);
 }
 
+static void do_delete(fuse_req_t req, fuse_ino_t parent, const char *name);
+
+struct delete_again {
+	fuse_req_t req;
+	fuse_ino_t parent;
+	char name[];
+};
+
+static void delete_again_cb(void *arg)
+{
+	struct delete_again *a = arg;
+
+	do_delete(a->req, a->parent, a->name);
+	free(a);
+}
+
+/* A new file of this mount whose create is deferred: create it first, then run again. */
+static int delete_after_create(fuse_req_t req, struct zinode *p, const char *name)
+{
+	char *path = path_join(p->path, name);
+	struct zinode *in = path ? inode_known(path) : NULL;
+	struct delete_again *a;
+
+	free(path);
+	if (!in || !in->creating || !(a = malloc(sizeof(*a) + strlen(name) + 1)))
+		return 0;
+	a->req = req;
+	a->parent = p->ino;
+	strcpy(a->name, name);
+	if (fh_commit_then(in, delete_again_cb, a))
+		return 1;
+	free(a);
+	return 0;
+}
+
 static void do_delete(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct zinode *p = inode_get(parent);
@@ -474,6 +509,8 @@ static void do_delete(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, p ? EPERM : ENOENT);
 		return;
 	}
+	if (p->view == V_NONE && !notifier_is_caller(req) && delete_after_create(req, p, name))
+		return;
 	if (p->view == V_DATA && strcmp(name, DATA_SELF_NAME) == 0) {
 		/* the hidden entry is the directory itself, not a child */
 		fuse_reply_err(req, EPERM);

@@ -42,6 +42,13 @@ off_t fh_size(const struct zfh *fh);
 int fh_writable(const struct zfh *fh);
 /* ftruncate through a writable handle: 0 or an errno. */
 int fh_truncate(struct zfh *fh, size_t size);
+/*
+ * in is a new file whose deferred create has not been answered yet (in->creating): sends
+ * it now and calls fn(arg) once answered (whatever the outcome), then returns 1; returns 0
+ * (fn not called) when nothing is pending. Operations that ask the server about the file
+ * use it to run again afterwards.
+ */
+int fh_commit_then(struct zinode *in, void (*fn)(void *), void *arg);
 /* The largest data a znode at path can hold (jute.maxbuffer minus the request's overhead). */
 size_t max_data(const char *path);
 

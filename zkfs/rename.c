@@ -174,6 +174,48 @@ static void ren_old_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg
 		ren_fail(q, EIO);
 }
 
+struct rename_again {
+	fuse_req_t req;
+	fuse_ino_t parent, newparent;
+	unsigned int flags;
+	char *name, *newname;
+};
+
+static void rename_again_cb(void *arg)
+{
+	struct rename_again *a = arg;
+
+	op_rename(a->req, a->parent, a->name, a->newparent, a->newname, a->flags);
+	free(a->name);
+	free(a->newname);
+	free(a);
+}
+
+/* The source is a new file whose create is deferred: create it first, then run again. */
+static int rename_after_create(fuse_req_t req, struct zinode *p, const char *name,
+			       fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	char *path = path_join(p->path, name);
+	struct zinode *in = path ? inode_known(path) : NULL;
+	struct rename_again *a;
+
+	free(path);
+	if (!in || !in->creating || !(a = calloc(1, sizeof(*a))))
+		return 0;
+	a->req = req;
+	a->parent = p->ino;
+	a->newparent = newparent;
+	a->flags = flags;
+	a->name = strdup(name);
+	a->newname = strdup(newname);
+	if (a->name && a->newname && fh_commit_then(in, rename_again_cb, a))
+		return 1;
+	free(a->name);
+	free(a->newname);
+	free(a);
+	return 0;
+}
+
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
@@ -184,6 +226,9 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	if (p->kind == K_NODE && p->view == V_NONE &&
+	    rename_after_create(req, p, name, newparent, newname, flags))
+		return;
 	if (flags & RENAME_EXCHANGE || p->kind != K_NODE || np->kind != K_NODE ||
 	    p->view != V_NONE || np->view != V_NONE) {
 		fuse_reply_err(req, p->view != np->view ? EXDEV : EINVAL);
@@ -283,6 +328,23 @@ fail:
 	free(q);
 }
 
+struct setattr_again {
+	fuse_req_t req;
+	fuse_ino_t ino;
+	struct stat attr;
+	int to_set;
+	int has_fi;
+	struct fuse_file_info fi;
+};
+
+static void setattr_again_cb(void *arg)
+{
+	struct setattr_again *a = arg;
+
+	op_setattr(a->req, a->ino, &a->attr, a->to_set, a->has_fi ? &a->fi : NULL);
+	free(a);
+}
+
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
@@ -292,6 +354,24 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (!in) {
 		fuse_reply_err(req, ENOENT);
 		return;
+	}
+	if (in->creating && !notifier_is_caller(req)) {
+		/* touch of a new file: it exists for everyone when touch returns */
+		struct setattr_again *a = calloc(1, sizeof(*a));
+
+		if (a) {
+			a->req = req;
+			a->ino = ino;
+			a->attr = *attr;
+			a->to_set = to_set;
+			if (fi) {
+				a->fi = *fi;
+				a->has_fi = 1;
+			}
+			if (fh_commit_then(in, setattr_again_cb, a))
+				return;
+			free(a);
+		}
 	}
 	if (notifier_is_caller(req) || !(to_set & FUSE_SET_ATTR_SIZE)) {
 		/* modes, owners and times are not stored: accept and show what is there */

@@ -181,6 +181,21 @@ static void getacl_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
 	free(q);
 }
 
+struct getxattr_again {
+	fuse_req_t req;
+	fuse_ino_t ino;
+	size_t size;
+	char name[];
+};
+
+static void getxattr_again_cb(void *arg)
+{
+	struct getxattr_again *a = arg;
+
+	op_getxattr(a->req, a->ino, a->name, a->size);
+	free(a);
+}
+
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct zinode *in = inode_get(ino);
@@ -210,6 +225,20 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		reply_xattr_value(req, full, strlen(full), size);
 		free(full);
 		return;
+	}
+	if (in->creating) {
+		/* a new file not created yet: the stat comes from the server */
+		struct getxattr_again *a = malloc(sizeof(*a) + strlen(name) + 1);
+
+		if (a) {
+			a->req = req;
+			a->ino = ino;
+			a->size = size;
+			strcpy(a->name, name);
+			if (fh_commit_then(in, getxattr_again_cb, a))
+				return;
+			free(a);
+		}
 	}
 	q = calloc(1, sizeof(*q));
 	if (!q || !(q->name = strdup(name))) {

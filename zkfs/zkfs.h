@@ -51,6 +51,8 @@ enum zkfs_kind {
 	K_VERSIONDIR,	/* /.version/<N> */
 };
 
+struct zfh;
+
 struct zinode {
 	fuse_ino_t ino;
 	uint64_t nlookup;
@@ -73,6 +75,7 @@ struct zinode {
 	int inval_pending;	/* queued kernel invalidations not done yet */
 	int deleted;
 	struct zwaiter *waiters;	/* run once inval_pending drops to 0 */
+	struct zfh *creating;	/* a new file whose create waits for its first write (file.c) */
 	struct zinode *next_ino, *next_key, *next_path;
 };
 
@@ -145,6 +148,8 @@ void inode_foreach(void (*fn)(struct zinode *, void *), void *arg);
 /* The plain-tree inode for path that the kernel knows (nlookup > 0, not deleted) or NULL. */
 struct zinode *inode_known(const char *path);
 void inode_set_stat(struct zinode *in, const struct zk_stat *st);
+/* A node created after its inode (a deferred create) learns its czxid, and its key with it. */
+void inode_set_czxid(struct zinode *in, int64_t czxid);
 void inode_set_data(struct zinode *in, const uint8_t *data, int32_t len);
 /* Runs fn once the kernel invalidations queued for in are done (at once if none). */
 void inode_after_inval(struct zinode *in, void (*fn)(void *), void *arg);

@@ -5,7 +5,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0
-for t in basic xattr views inotify inotify_oneshot failures; do
+for t in basic xattr views inotify inotify_oneshot newfile failures; do
 	out=$(ZKFS_BACKEND=apache timeout 300 "$here/test_$t.sh" 2>&1)
 	rc=$?
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<< "$out" | tail -1)

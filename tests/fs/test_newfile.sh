@@ -92,9 +92,14 @@ check "parent deleted before the write: write fails (ENOENT)" \
 check "... and nothing was created" not zkop exists /n/gone/f
 
 # a new file under an ephemeral node: EPERM at open, as ZooKeeper refuses it
-sleep 5 | zkop ecreate /n/eph &
-FS_PIDS+=("$!")
+mkfifo "$FS_TMP/hold"
+zkop ecreate /n/eph < "$FS_TMP/hold" &
+holder=$!
+FS_PIDS+=("$holder")
+exec 9> "$FS_TMP/hold"
 wait_for 5 zkop exists /n/eph
 out=$( { echo q > "$M/n/eph/child"; } 2>&1)
 check "new file under an ephemeral: fails at open" bash -c "echo '$out' | grep -qi 'not permitted\|not a directory'"
+exec 9>&-
+wait "$holder"
 finish

@@ -265,6 +265,8 @@ static void pub_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
 		if (fh->gen == p->gen)
 			fh->dirty = 0;
 		fh->trunc_pending = 0;
+		if (fh->in)
+			fh->in->own_mzxid = r->stat.mzxid;
 		invals = update_path(fh->path, &r->stat, p->data, (int32_t)p->len, 1, fh->in);
 		if (fh->in && fh->in->czxid == 0)
 			fh->in->czxid = r->stat.czxid;

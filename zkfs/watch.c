@@ -19,6 +19,7 @@
  */
 #include "zkfs.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,6 +255,31 @@ static int replay_wanted(const char *path, struct zinode **parent)
 	return *parent || inode_known(path);
 }
 
+struct dataview {
+	const char *path;
+	const struct zk_stat *st;
+};
+
+/* A file of the .data view that the kernel knows (.data/<path>, or .data/<path>/.data for a
+ * directory) gets the same IN_MODIFY, unless the change is our own write through it. */
+static void replay_data_view(struct zinode *in, void *arg)
+{
+	struct dataview *v = arg;
+	char *vp = NULL;
+	int self = in->vversion == DATA_SELF;
+
+	if (in->kind != K_NODE || in->view != V_DATA || in->is_dir || in->nlookup == 0 ||
+	    in->deleted || in->own_mzxid == v->st->mzxid)
+		return;
+	if (!self && !strcmp(v->path, "/"))
+		return;
+	if (asprintf(&vp, "/.data%s%s", strcmp(v->path, "/") ? v->path : "",
+		     self ? "/" DATA_SELF_NAME : "") < 0)
+		return;
+	nt_replay(NT_REPLAY_MODIFY, vp, 0, v->st->data_length, NULL);
+	free(vp);
+}
+
 static void data_changed_fetched(int rc, const struct zk_stat *st, int null_data,
 				 const struct zk_resp *d, void *arg)
 {
@@ -273,6 +299,11 @@ static void data_changed_fetched(int rc, const struct zk_stat *st, int null_data
 			nt_inval_entry(p->ino, path_base(path));
 		free(pp);
 		goto out;
+	}
+	{
+		struct dataview v = { path, st };
+
+		inode_foreach_path(path, replay_data_view, &v);
 	}
 	if (replay_wanted(path, &parent)) {
 		if (shown_as_dir(V_NONE, st, null_data))

@@ -76,6 +76,7 @@ struct zinode {
 	int deleted;
 	struct zwaiter *waiters;	/* run once inval_pending drops to 0 */
 	struct zfh *creating;	/* a new file whose create waits for its first write (file.c) */
+	int64_t own_mzxid;	/* mzxid of our last write through this inode: no replay to it */
 	struct zinode *next_ino, *next_key, *next_path;
 };
 

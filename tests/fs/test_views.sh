@@ -45,8 +45,27 @@ ino_self=$(stat -c %i "$M/.data/svc/.data")
 ino_plain=$(stat -c %i "$M/svc")
 check "the hidden entry has an inode number of its own" \
 	test "$ino_self" != "$ino_dir" -a "$ino_self" != "$ino_plain" -a "$ino_dir" != "$ino_plain"
+VLOG=$FS_TMP/data-events
+inotifywait -m -q -e modify --format '%e' "$M/.data/svc/.data" > "$VLOG" 2>&1 &
+FS_PIDS+=("$!")
+sleep 0.5
 zkop set /svc remote
+check "a remote set: IN_MODIFY on .data/<dir>/.data within 1 s" wait_for 1 grep -q MODIFY "$VLOG"
 expect_eq "a remote set is read through .data/<dir>/.data" "remote" "$(cat "$M/.data/svc/.data")"
+# our own write through it is not replayed on top of the kernel's events: the same count as
+# the same write to a plain file (an O_TRUNC open and a write make two)
+PLOG=$FS_TMP/plain-events
+inotifywait -m -q -e modify --format '%e' "$M/svc/a" > "$PLOG" 2>&1 &
+FS_PIDS+=("$!")
+sleep 0.5
+: > "$VLOG"
+printf own > "$M/.data/svc/.data"
+printf own > "$M/svc/a"
+sleep 0.5
+expect_eq "our own write through it is not replayed on top" "$(grep -c MODIFY "$PLOG")" \
+	"$(grep -c MODIFY "$VLOG")"
+zkop set /svc/a adata
+zkop set /svc remote
 expect_eq ".data/.data is the root's data" "$(zkop get /)" "$(cat "$M/.data/.data")"
 check "rm of the hidden entry is refused" not rm -f "$M/.data/svc/.data"
 check "... and deletes nothing" zkop exists /svc

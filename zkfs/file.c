@@ -269,7 +269,7 @@ static void pub_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
 			fh->in->own_mzxid = r->stat.mzxid;
 		invals = update_path(fh->path, &r->stat, p->data, (int32_t)p->len, 1, fh->in);
 		if (fh->in && fh->in->czxid == 0)
-			fh->in->czxid = r->stat.czxid;
+			inode_set_czxid(fh->in, r->stat.czxid);	/* and its key */
 		if (fh->append && fh->in && fh->in->nlookup > 0) {
 			/* our base may have moved under the kernel's cached pages */
 			nt_inval_inode(fh->in, 1);

@@ -60,6 +60,7 @@ struct zk_storage {
 	int64_t rand_roll, rand_size;
 
 	int64_t stat_fsyncs, stat_txns;
+	double sync_us;			/* moving average of a batch's write + fdatasync */
 
 	int in_callback;
 	int closed;

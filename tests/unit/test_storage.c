@@ -1428,6 +1428,52 @@ static void test_timer_append_not_delayed(void **state)
 
 /* On the libuv threadpool with real files: everything appended becomes durable, in fewer
  * fsyncs than txns, and a reload sees it all (Apache's file layout included). */
+/*
+ * With a loop, a lone txn on a fast disk is written and synced on the loop thread (no
+ * worker hand-offs); the first batch (no timing yet) and batches of several txns go to the
+ * executor.
+ */
+static void test_inline_lone_txn(void **state)
+{
+	uv_loop_t loop;
+	struct fx f;
+	char err[512];
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	fx_init(&f, 90);
+	texec_init(&f.x);
+	assert_int_equal(storage_open_with(&loop, &f.o, f.v, &f.x.base, on_dur, &f.d, &f.st, err,
+					   sizeof(err)), 0);
+	assert_int_equal(storage_load(f.st, &f.tree, NULL, err, sizeof(err)), 0);
+	pump_all(&f.x);
+	assert_int_equal(append_create(f.st, 1, 10), 0);
+	storage_flush(f.st);
+	assert_int_equal(f.x.n, 1);		/* no fdatasync timing yet: the worker */
+	pump_all(&f.x);
+	assert_int_equal(f.d.max_ok, 1);
+	assert_int_equal(append_create(f.st, 2, 10), 0);
+	storage_flush(f.st);
+	assert_int_equal(f.x.n, 0);		/* inline: durable before flush returns */
+	assert_int_equal(f.d.max_ok, 2);
+	assert_int_equal(append_create(f.st, 3, 10), 0);
+	assert_int_equal(append_create(f.st, 4, 10), 0);
+	storage_flush(f.st);
+	assert_int_equal(f.x.n, 1);		/* a batch of two: the worker */
+	assert_int_equal(f.d.max_ok, 2);
+	pump_all(&f.x);
+	assert_int_equal(f.d.max_ok, 4);
+	storage_close(f.st);
+	f.st = NULL;
+	tree_free(f.tree);
+	f.tree = NULL;
+	pump_all(&f.x);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	fx_start(&f);
+	assert_int_equal(tree_last_zxid(f.tree), 4);
+	fx_free(&f);
+}
+
 static void test_real_loop(void **state)
 {
 	uv_loop_t loop;
@@ -1748,6 +1794,7 @@ int main(void)
 		cmocka_unit_test(test_broken_after_failed_cut),
 		cmocka_unit_test(test_open_unwritable),
 		cmocka_unit_test(test_real_loop),
+		cmocka_unit_test(test_inline_lone_txn),
 		cmocka_unit_test(test_timer_append_not_delayed),
 		cmocka_unit_test(test_crash_simulator),
 	};

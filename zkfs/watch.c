@@ -397,8 +397,13 @@ void zkfs_watch_cb(struct zkc *c, int type, const char *path, void *arg)
 		if (in)
 			nt_inval_inode(in, 0);
 		w = cw_find(path);
-		if (w)
+		if (w && !in && strcmp(path, "/")) {
+			/* the kernel forgot the directory: let its watch go (this was its last
+			 * event); a later lookup arms a new one */
+			cw_remove(path);
+		} else if (w) {
 			cw_read(w);
+		}
 		break;
 	}
 	}

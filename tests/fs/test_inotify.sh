@@ -3,13 +3,30 @@
 # seen by inotifywait (on the directory and on the file) within 1 s, and a reader woken by
 # the event reads the new data. Changes made through the mount are not replayed twice;
 # changes made through a view (.ephemeral/, .version/) are replayed into the plain tree.
-# test_inotify_oneshot.sh runs it again with INOTIFY_WATCH=oneshot (-o watch=oneshot).
+# test_inotify_oneshot.sh runs it again with INOTIFY_WATCH=oneshot (-o watch=oneshot), and
+# test_inotify_fallback.sh with INOTIFY_WATCH=refused: through a proxy that refuses
+# addWatch like a server older than 3.6, so zkfs falls back to one-shot watches by itself.
 # timeout: 240
 . "$(dirname "$0")/lib.sh"
 
 fs_start_backend $(( ${FS_PORT_BASE:-23100} + ${INOTIFY_PORT_OFFSET:-3} )) || exit 1
 M=$FS_TMP/mnt
-check "mount (watch=${INOTIFY_WATCH:-persistent})" fs_mount "$M" -o "watch=${INOTIFY_WATCH:-persistent}"
+if [ "${INOTIFY_WATCH:-}" = refused ]; then
+	# an "old server": addWatch refused (old_server_proxy.py); zkfs must fall back by itself
+	real=$FS_SERVER
+	"$KAZOO_PY" "$FS_DIR/old_server_proxy.py" $((FS_PORT + 50)) "$real" > "$FS_TMP/proxy.out" &
+	FS_PIDS+=("$!")
+	wait_for 5 grep -q ready "$FS_TMP/proxy.out"
+	FS_SERVER=127.0.0.1:$((FS_PORT + 50))
+	check "mount through a server that refuses addWatch" \
+		fs_mount "$M" -o "logfile=$FS_TMP/zkfs.log" 2>> "$FS_TMP/zkfs.log"
+	FS_SERVER=$real
+	check "zkfs says it falls back to one-shot watches" \
+		wait_for 5 grep -q "persistent recursive watch refused (UNIMPLEMENTED)" "$FS_TMP/zkfs.log"
+	INOTIFY_WATCH=oneshot	# from here on the one-shot checks apply
+else
+	check "mount (watch=${INOTIFY_WATCH:-persistent})" fs_mount "$M" -o "watch=${INOTIFY_WATCH:-persistent}"
+fi
 mkdir "$M/w"
 echo v1 > "$M/w/file"
 if [ "${INOTIFY_WATCH:-}" = oneshot ]; then

@@ -112,7 +112,9 @@ for dir in integration fs sim; do
 		name=$dir/$(basename "$script" .sh)
 		selected "$name" || continue
 		if [[ ! -x $script ]]; then
-			echo "SKIP  $name (not executable)"
+			# a test that silently never runs is worse than a failing one
+			echo "FAIL  $name (not executable: chmod +x it)"
+			total_fail=$((total_fail + 1))
 			continue
 		fi
 		log=$logdir/${dir}_$(basename "$script" .sh).log

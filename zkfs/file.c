@@ -14,12 +14,15 @@
 #include "zkfs.h"
 #include "ops_i.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -865,15 +868,55 @@ static void flush_publish(fuse_req_t req, struct zfh *fh)
 	publish(fh, flush_published, q);
 }
 
+/*
+ * Whether the process closing fh still has the file open on another descriptor, as bash's
+ * "> f" does (open, dup2, close, then the writes). Reads /proc/PID/fd, whose links the
+ * kernel resolves from its dentry cache without asking us (no FUSE request, no deadlock).
+ * Unknown (no /proc, a path too long): 1, i.e. wait as before.
+ */
+static int caller_holds_file(fuse_req_t req, const struct zfh *fh)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	const char *mnt = strcmp(g_fs->o.mountpoint, "/") ? g_fs->o.mountpoint : "";
+	char dir[64], want[PATH_MAX], got[PATH_MAX], link[64 + 256];
+	struct dirent *e;
+	int held = 0;
+	DIR *d;
+
+	if ((size_t)snprintf(want, sizeof(want), "%s%s", mnt, fh->path) >= sizeof(want))
+		return 1;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)ctx->pid);
+	d = opendir(dir);
+	if (!d)
+		return 1;
+	while (!held && (e = readdir(d))) {
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		n = readlink(link, got, sizeof(got) - 1);
+		if (n <= 0)
+			continue;
+		got[n] = 0;
+		held = !strcmp(got, want);
+	}
+	closedir(d);
+	return held;
+}
+
 void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct zfh *fh = (struct zfh *)(uintptr_t)fi->fh;
 
-	if (fh->create_pending && !fh->dirty && !fh->publishing && fh->empty_flushes++ > 0) {
+	if (fh->create_pending && !fh->dirty && !fh->publishing &&
+	    (fh->empty_flushes++ > 0 || !caller_holds_file(req, fh))) {
 		/*
-		 * A new file closed without a write: bash's "> f" closes it twice (the dup2'd
-		 * copy, then the restore), and a write can only follow the first close; create
-		 * it at the second, so other clients see it when close returns.
+		 * A new file closed without a write. bash's "> f" closes it twice (the dup2'd
+		 * copy, then the restore) and a write can only follow the first close, while
+		 * that copy is still open; so create at a close that leaves the caller no other
+		 * descriptor (creat() + close(), Python's open().close()) or at the second one,
+		 * and other clients see the file when close returns.
 		 */
 		uv_timer_stop(&fh->debounce);
 		flush_publish(req, fh);

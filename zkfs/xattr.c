@@ -336,9 +336,37 @@ static int parse_acl(const char *text, size_t len, struct zk_acl_list *out)
 	return rc;
 }
 
+struct setacl {
+	fuse_req_t req;
+	fuse_ino_t ino;
+};
+
+static void setacl_reply(void *arg)
+{
+	fuse_reply_err((fuse_req_t)arg, 0);
+}
+
+/*
+ * ZooKeeper sends no watch event for an ACL change, so our own is the only one we can act
+ * on: the cached stat (aclVersion) and data are dropped, in the kernel too, before the
+ * reply, so a read after setfattr asks the server (EACCES if READ was given away).
+ */
 static void setacl_cb(struct zkc *c, int rc, const struct zk_resp *r, void *arg)
 {
-	fuse_reply_err((fuse_req_t)arg, zkfs_errno(rc));
+	struct setacl *q = arg;
+	fuse_req_t req = q->req;
+	struct zinode *in = rc ? NULL : inode_get(q->ino);
+
+	free(q);
+	if (!in) {
+		fuse_reply_err(req, zkfs_errno(rc));
+		return;
+	}
+	in->have_st = 0;
+	in->data_valid = 0;
+	if (in->nlookup > 0 && in->ino != FUSE_ROOT_ID)
+		nt_inval_inode(in, !in->is_dir);
+	inode_after_inval(in, setacl_reply, req);
 }
 
 void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -346,6 +374,7 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *v
 {
 	struct zinode *in = inode_get(ino);
 	struct zk_acl_list acl;
+	struct setacl *q;
 	int rc;
 
 	if (!in) {
@@ -365,8 +394,18 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *v
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (zkc_set_acl(g_fs->zk, in->path, &acl, -1, setacl_cb, req))
+	q = malloc(sizeof(*q));
+	if (!q) {
+		zk_acl_list_release(&acl);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	q->req = req;
+	q->ino = ino;
+	if (zkc_set_acl(g_fs->zk, in->path, &acl, -1, setacl_cb, q)) {
+		free(q);
 		fuse_reply_err(req, EIO);
+	}
 	zk_acl_list_release(&acl);
 }
 

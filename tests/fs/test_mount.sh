@@ -84,13 +84,15 @@ hash=$(/usr/bin/python3 -c 'import base64,hashlib; print(base64.b64encode(hashli
 A=$FS_TMP/a
 check "mount without auth" fs_mount "$A"
 echo secret > "$A/locked"
+expect_eq "its data is cached here" "secret" "$(cat "$A/locked")"
 check "set a digest ACL" setfattr -n user.zk.acl -v "digest:u:$hash:cdrwa" "$A/locked"
-# A fresh mount: ZooKeeper sends no watch event for an ACL change, so a copy cached
-# before it is not revoked (README, known limits).
+# our own ACL change drops the cached copy (ZooKeeper sends no watch event for it)
+out=$(cat "$A/locked" 2>&1)
+check "no auth, same mount, right after setfattr: EACCES" grep -q "Permission denied" <<< "$out"
 check "umount" fs_umount "$A"
 check "mount without auth again" fs_mount "$A"
 out=$(cat "$A/locked" 2>&1)
-check "no auth: EACCES" grep -q "Permission denied" <<< "$out"
+check "no auth, new mount: EACCES" grep -q "Permission denied" <<< "$out"
 B=$FS_TMP/b
 check "mount -o auth=digest:u:p" mnt "$B" -t fuse.zkfs "$FS_SERVER" -o auth=digest:u:p
 expect_eq "auth=digest:u:p reads it" "secret" "$(cat "$B/locked")"

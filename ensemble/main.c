@@ -47,12 +47,20 @@ static void signal_cb(uv_signal_t *h, int signum)
 	server_stop(r->srv, stopped_cb, r);
 }
 
+static void usage_to(FILE *f)
+{
+	fprintf(f,
+		"usage: zkensemble <zoo.cfg>                     run a server (foreground)\n"
+		"       zkensemble purge <dataDir> [<dataLogDir>] -n <count>\n"
+		"                                                keep the newest count (>= 3)\n"
+		"                                                snapshots and the logs they need\n"
+		"       zkensemble --version | --help\n"
+		"scripts/zkensemble.sh start|stop|status|restart [zoo.cfg] runs it as a daemon.\n");
+}
+
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: zkensemble <zoo.cfg>\n"
-		"       zkensemble purge <dataDir> [<dataLogDir>] -n <count>\n"
-		"       zkensemble --version\n");
+	usage_to(stderr);
 	return 2;
 }
 
@@ -90,6 +98,10 @@ int main(int argc, char **argv)
 
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
 		printf("zkensemble %s\n", ZK_VERSION_STRING);
+		return 0;
+	}
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage_to(stdout);
 		return 0;
 	}
 	if (argc >= 2 && !strcmp(argv[1], "purge"))

@@ -112,6 +112,79 @@ static int px_sync(struct vfs_file *vf, int data_only)
 	return r < 0 ? -errno : 0;
 }
 
+/*
+ * Large files (snapshots: ~220 MB per million znodes) bypass the page cache: copying them
+ * into it was 15% of the server's CPU at a million znodes under load, and their writeback
+ * then competed with the txn log's fdatasyncs. O_DIRECT needs aligned buffers, offsets and
+ * lengths: the data goes through an aligned bounce buffer, the tail is padded to a block
+ * and the file cut back to len. A file system without O_DIRECT (tmpfs) gets plain writes.
+ */
+#define DIRECT_MIN ((size_t)16 << 20)
+#define DIRECT_CHUNK ((size_t)8 << 20)
+#define DIRECT_ALIGN 4096
+
+static int write_all_fd(int fd, const uint8_t *p, size_t n, off_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		p += w;
+		off += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int px_write_file(struct vfs *v, const char *path, const void *data, size_t len)
+{
+	const uint8_t *src = data;
+	uint8_t *bounce = NULL;
+	int direct = len >= DIRECT_MIN, fd, rc = 0;
+	size_t off;
+
+	do
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (direct ? O_DIRECT : 0),
+			  0644);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0 && direct && errno == EINVAL) {
+		direct = 0;
+		do
+			fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		while (fd < 0 && errno == EINTR);
+	}
+	if (fd < 0)
+		return -errno;
+	if (direct && posix_memalign((void **)&bounce, DIRECT_ALIGN, DIRECT_CHUNK))
+		bounce = NULL;
+	if (!bounce) {
+		rc = write_all_fd(fd, src, len, 0);
+	} else {
+		for (off = 0; rc == 0 && off < len; off += DIRECT_CHUNK) {
+			size_t n = len - off < DIRECT_CHUNK ? len - off : DIRECT_CHUNK;
+			size_t padded = (n + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+
+			memcpy(bounce, src + off, n);
+			memset(bounce + n, 0, padded - n);
+			rc = write_all_fd(fd, bounce, padded, (off_t)off);
+		}
+		free(bounce);
+		if (rc == 0 && ftruncate(fd, (off_t)len) < 0)
+			rc = -errno;
+	}
+	/* O_DIRECT skips the page cache, not the device's cache or the metadata. */
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0 && errno != EINTR)
+		rc = -errno;
+	return rc;
+}
+
 static int px_truncate(struct vfs_file *vf, int64_t size)
 {
 	struct posix_file *f = (struct posix_file *)vf;
@@ -215,6 +288,7 @@ static struct vfs posix_vfs = {
 	.pread = px_pread,
 	.pwrite = px_pwrite,
 	.sync = px_sync,
+	.write_file = px_write_file,
 	.truncate = px_truncate,
 	.size = px_size,
 	.rename = px_rename,
@@ -270,6 +344,15 @@ int vfs_write_atomic(struct vfs *v, const char *dir, const char *tmpname, const 
 
 	snprintf(tmp, sizeof(tmp), "%s/%s", dir, tmpname);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	if (v->write_file) {
+		step = "write";
+		rc = v->write_file(v, tmp, data, len);
+		if (rc) {
+			vfs_unlink(v, tmp);
+			goto err;
+		}
+		goto written;
+	}
 	step = "create";
 	rc = vfs_open(v, tmp, VFS_RDWR | VFS_CREAT | VFS_TRUNC, &f);
 	if (rc)
@@ -287,6 +370,7 @@ int vfs_write_atomic(struct vfs *v, const char *dir, const char *tmpname, const 
 	f = NULL;
 	if (rc)
 		goto err_after_create;
+written:
 	step = "rename";
 	rc = vfs_rename(v, tmp, dst);
 	if (rc)

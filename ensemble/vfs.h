@@ -60,6 +60,9 @@ struct vfs {
 	int (*mkdir)(struct vfs *v, const char *path);
 	/* 0 if path is a directory we can create files in, else -errno (-ENOTDIR, -EACCES). */
 	int (*check_dir)(struct vfs *v, const char *path);
+	/* Optional (NULL: open + pwrite + fsync): creates or truncates path and makes len bytes
+	 * of data its durable contents. */
+	int (*write_file)(struct vfs *v, const char *path, const void *data, size_t len);
 };
 
 /* The real file system (POSIX calls). A static singleton: never freed. */

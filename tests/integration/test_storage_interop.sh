@@ -83,8 +83,10 @@ EOF
 	for i in $(seq 1 150); do
 		# srvr, not ruok: ruok answers before the database is loaded, and the digest
 		# checks below need Apache to have read the whole log.
-		if [[ $(exec 3<>/dev/tcp/127.0.0.1/"$port" && echo srvr >&3 && cat <&3) == *"Mode: "* ]] \
-			2>/dev/null; then
+		# with a timeout: once in a while Apache, just started, accepts the probe and never
+		# answers or closes it, and a bare cat waited for the test's watchdog
+		if [[ $(timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$0 && echo srvr >&3 && cat <&3' \
+			"$port" 2>/dev/null) == *"Mode: "* ]]; then
 			return 0
 		fi
 		kill -0 "$zk_pid" 2>/dev/null || break

@@ -104,46 +104,6 @@ static int gunzip(const uint8_t *in, size_t inlen, uint8_t **out, size_t *outlen
 	return 0;
 }
 
-/*
- * vfs_read_all(), with the buffer's pages mapped in one call before the read rather than
- * faulted in one at a time by it (tens of MiB at every start).
- */
-static int read_file(struct vfs *vfs, const char *path, uint8_t **out, size_t *len)
-{
-	struct vfs_file *f;
-	int64_t size, got;
-	uint8_t *p;
-	int rc;
-
-	rc = vfs_open(vfs, path, VFS_RDONLY, &f);
-	if (rc)
-		return rc;
-	rc = vfs_size(f, &size);
-	if (rc)
-		goto out;
-	if ((uint64_t)size > SIZE_MAX - 1) {
-		rc = -EFBIG;
-		goto out;
-	}
-	p = malloc(size > 0 ? (size_t)size : 1);
-	if (!p) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	snapfile_prefault(p, (size_t)size);
-	got = vfs_pread(f, p, (size_t)size, 0);
-	if (got < 0) {
-		rc = (int)got;
-		free(p);
-		goto out;
-	}
-	*out = p;
-	*len = (size_t)got;
-out:
-	vfs_close(f);
-	return rc;
-}
-
 /* Reads and fully checks one snapshot file. 0, or non-zero with why set. */
 static int try_snapshot(struct zk_storage *st, const struct dfile *d, struct snapfile *sf,
 			char *why, size_t whylen)
@@ -158,7 +118,9 @@ static int try_snapshot(struct zk_storage *st, const struct dfile *d, struct sna
 		snprintf(why, whylen, "snappy-compressed snapshots are not supported");
 		return -1;
 	}
-	rc = read_file(st->vfs, path, &p, &len);
+	/* the buffer's pages mapped in one call, not faulted in one at a time by the read
+	 * (tens of MiB at every start) */
+	rc = vfs_read_all_prep(st->vfs, path, &p, &len, snapfile_prefault);
 	if (rc) {
 		snprintf(why, whylen, "%s", strerror(-rc));
 		return -1;

@@ -401,6 +401,12 @@ err:
 
 int vfs_read_all(struct vfs *v, const char *path, uint8_t **out, size_t *len)
 {
+	return vfs_read_all_prep(v, path, out, len, NULL);
+}
+
+int vfs_read_all_prep(struct vfs *v, const char *path, uint8_t **out, size_t *len,
+		      void (*prep)(void *p, size_t len))
+{
 	struct vfs_file *f;
 	int64_t size, got;
 	uint8_t *p;
@@ -412,11 +418,17 @@ int vfs_read_all(struct vfs *v, const char *path, uint8_t **out, size_t *len)
 	rc = vfs_size(f, &size);
 	if (rc)
 		goto out;
+	if ((uint64_t)size > SIZE_MAX - 1) {
+		rc = -EFBIG;
+		goto out;
+	}
 	p = malloc(size > 0 ? (size_t)size : 1);
 	if (!p) {
 		rc = -ENOMEM;
 		goto out;
 	}
+	if (prep)
+		prep(p, (size_t)size);
 	got = vfs_pread(f, p, (size_t)size, 0);
 	if (got < 0) {
 		rc = (int)got;

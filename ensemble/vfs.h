@@ -99,6 +99,9 @@ int vfs_write_atomic(struct vfs *v, const char *dir, const char *tmpname, const 
 
 /* Reads the whole file at path into *out (malloc'd, *len bytes). 0 or -errno. */
 int vfs_read_all(struct vfs *v, const char *path, uint8_t **out, size_t *len);
+/* The same; prep (if not NULL) is called on the fresh buffer before the read. */
+int vfs_read_all_prep(struct vfs *v, const char *path, uint8_t **out, size_t *len,
+		      void (*prep)(void *p, size_t len));
 
 /* Sum of the sizes of the regular files in dir (not recursive); 0 if it is missing. */
 int64_t vfs_dir_bytes(struct vfs *v, const char *dir);

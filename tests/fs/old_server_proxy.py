@@ -35,6 +35,15 @@ def frame(body):
     return struct.pack(">i", len(body)) + body
 
 
+def shut_both(*socks):
+    """One side ended: end the other too, so both pump threads stop."""
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def c2s(cli, srv, marked, lock):
     first = True
     try:
@@ -53,11 +62,7 @@ def c2s(cli, srv, marked, lock):
             srv.sendall(frame(body))
     except OSError:
         pass
-    for s in (cli, srv):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    shut_both(cli, srv)
 
 
 def s2c(srv, cli, marked, lock):
@@ -78,11 +83,7 @@ def s2c(srv, cli, marked, lock):
             cli.sendall(frame(body))
     except OSError:
         pass
-    for s in (cli, srv):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    shut_both(cli, srv)
 
 
 def main():

@@ -53,6 +53,9 @@ void storage_abandon(struct zk_storage *st);
 int storage_purge_vfs(struct vfs *vfs, const char *data_dir, const char *log_dir, int retain,
 		      char *errmsg, size_t errlen);
 
+/* Time snapshots spent giving way to a busy txn log, in ms. */
+int64_t storage_snap_paced_ms(const struct zk_storage *st);
+
 /* Highest zxid reported durable (or loaded); -1 before anything. */
 int64_t storage_durable_zxid(const struct zk_storage *st);
 

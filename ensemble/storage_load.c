@@ -50,7 +50,8 @@ static int write_snapshot_now(struct zk_storage *st, const struct zk_tree *tree,
 		snprintf(errmsg, errlen, "out of memory serialising %s", name);
 		return ZSYSTEMERROR;
 	}
-	rc = vfs_write_atomic(st->vfs, st->snap_dir, tmp, name, b.p, b.len, err, sizeof(err));
+	rc = vfs_write_atomic(st->vfs, st->snap_dir, tmp, name, b.p, b.len, NULL, err,
+			      sizeof(err));
 	if (rc) {
 		snprintf(errmsg, errlen, "write snapshot: %s", err);
 		buf_release(&b);

@@ -142,7 +142,14 @@ static int write_all_fd(int fd, const uint8_t *p, size_t n, off_t off)
 	return 0;
 }
 
-static int px_write_file(struct vfs *v, const char *path, const void *data, size_t len)
+static void pace_before(const struct vfs_pace *pace, size_t off, size_t piece)
+{
+	if (pace && off > 0)
+		pace->fn(pace->ctx, piece);
+}
+
+static int px_write_file(struct vfs *v, const char *path, const void *data, size_t len,
+			 const struct vfs_pace *pace)
 {
 	const uint8_t *src = data;
 	uint8_t *bounce = NULL;
@@ -170,15 +177,27 @@ static int px_write_file(struct vfs *v, const char *path, const void *data, size
 			bounce = NULL;
 	}
 	if (!bounce) {
-		rc = write_all_fd(fd, src, len, 0);
+		for (off = 0; rc == 0 && off < len; off += VFS_PIECE) {
+			size_t n = len - off < VFS_PIECE ? len - off : VFS_PIECE;
+
+			pace_before(pace, off, n);
+			rc = write_all_fd(fd, src + off, n, (off_t)off);
+		}
 	} else {
 		for (off = 0; rc == 0 && off < len; off += DIRECT_CHUNK) {
 			size_t n = len - off < DIRECT_CHUNK ? len - off : DIRECT_CHUNK;
 			size_t padded = (n + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+			size_t q;
 
 			memcpy(bounce, src + off, n);
 			memset(bounce + n, 0, padded - n);
-			rc = write_all_fd(fd, bounce, padded, (off_t)off);
+			/* VFS_PIECE is a multiple of DIRECT_ALIGN: every piece stays aligned. */
+			for (q = 0; rc == 0 && q < padded; q += VFS_PIECE) {
+				size_t m = padded - q < VFS_PIECE ? padded - q : VFS_PIECE;
+
+				pace_before(pace, off + q, m);
+				rc = write_all_fd(fd, bounce + q, m, (off_t)(off + q));
+			}
 		}
 		munmap(bounce, DIRECT_CHUNK);
 		if (rc == 0 && ftruncate(fd, (off_t)len) < 0)
@@ -342,18 +361,20 @@ int vfs_mkdirs(struct vfs *v, const char *path, char *failed, size_t failed_len)
 }
 
 int vfs_write_atomic(struct vfs *v, const char *dir, const char *tmpname, const char *name,
-		     const void *data, size_t len, char *errmsg, size_t errlen)
+		     const void *data, size_t len, const struct vfs_pace *pace,
+		     char *errmsg, size_t errlen)
 {
 	char tmp[4096], dst[4096];
 	struct vfs_file *f = NULL;
 	const char *step;
-	int rc;
+	size_t off;
+	int rc = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s/%s", dir, tmpname);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
 	if (v->write_file) {
 		step = "write";
-		rc = v->write_file(v, tmp, data, len);
+		rc = v->write_file(v, tmp, data, len, pace);
 		if (rc) {
 			vfs_unlink(v, tmp);
 			goto err;
@@ -365,7 +386,12 @@ int vfs_write_atomic(struct vfs *v, const char *dir, const char *tmpname, const 
 	if (rc)
 		goto err;
 	step = "write";
-	rc = vfs_pwrite(f, data, len, 0);
+	for (off = 0; rc == 0 && off < len; off += VFS_PIECE) {
+		size_t n = len - off < VFS_PIECE ? len - off : VFS_PIECE;
+
+		pace_before(pace, off, n);
+		rc = vfs_pwrite(f, (const uint8_t *)data + off, n, (int64_t)off);
+	}
 	if (rc)
 		goto err_after_create;
 	step = "fsync";

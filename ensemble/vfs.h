@@ -29,6 +29,17 @@
 
 struct vfs;
 
+/*
+ * A big write (vfs_write_atomic: snapshots) goes in pieces of VFS_PIECE bytes, and fn is
+ * called before each piece after the first: a background writer's chance to give way to
+ * latency-sensitive I/O (storage paces snapshots while the txn log is busy).
+ */
+#define VFS_PIECE ((size_t)256 << 10)
+struct vfs_pace {
+	void (*fn)(void *ctx, size_t piece);
+	void *ctx;
+};
+
 struct vfs_file {
 	struct vfs *vfs;	/* the implementation that opened it */
 };
@@ -61,8 +72,10 @@ struct vfs {
 	/* 0 if path is a directory we can create files in, else -errno (-ENOTDIR, -EACCES). */
 	int (*check_dir)(struct vfs *v, const char *path);
 	/* Optional (NULL: open + pwrite + fsync): creates or truncates path and makes len bytes
-	 * of data its durable contents. */
-	int (*write_file)(struct vfs *v, const char *path, const void *data, size_t len);
+	 * of data its durable contents, in pieces of VFS_PIECE with pace (if not NULL) called
+	 * before each piece after the first. */
+	int (*write_file)(struct vfs *v, const char *path, const void *data, size_t len,
+			  const struct vfs_pace *pace);
 };
 
 /* The real file system (POSIX calls). A static singleton: never freed. */
@@ -89,13 +102,14 @@ static inline int vfs_sync_dir(struct vfs *v, const char *dir) { return v->sync_
 int vfs_mkdirs(struct vfs *v, const char *path, char *failed, size_t failed_len);
 
 /*
- * Replaces dir/name atomically with data: writes dir/tmpname (created or truncated),
- * fsyncs it, renames it over dir/name and fsyncs dir. On failure dir/tmpname is removed
+ * Replaces dir/name atomically with data: writes dir/tmpname (created or truncated; in
+ * pieces, see struct vfs_pace; pace may be NULL), fsyncs it, renames it over dir/name and fsyncs dir. On failure dir/tmpname is removed
  * and dir/name is untouched (old content or absent). Returns 0 or -errno with errmsg
  * naming the step and file ("fsync /d/version-2/.snapshot.5.tmp: Input/output error").
  */
 int vfs_write_atomic(struct vfs *v, const char *dir, const char *tmpname, const char *name,
-		     const void *data, size_t len, char *errmsg, size_t errlen);
+		     const void *data, size_t len, const struct vfs_pace *pace,
+		     char *errmsg, size_t errlen);
 
 /* Reads the whole file at path into *out (malloc'd, *len bytes). 0 or -errno. */
 int vfs_read_all(struct vfs *v, const char *path, uint8_t **out, size_t *len);

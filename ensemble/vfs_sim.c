@@ -72,6 +72,8 @@ struct sim {
 	size_t ndirs;
 	struct fault faults[VFS_SIM_NOPS];
 	int64_t calls[VFS_SIM_NOPS];
+	void (*hook[VFS_SIM_NOPS])(void *ctx);
+	void *hook_ctx[VFS_SIM_NOPS];
 	int64_t power_left;	/* -1: no cut planned */
 	int power_off;
 	uint64_t epoch;		/* bumped by each crash; handles of older epochs are dead */
@@ -370,6 +372,12 @@ static int gate(struct sim *s, enum vfs_sim_op op, int mutating)
 	struct fault *f = &s->faults[op];
 
 	s->calls[op]++;
+	if (s->hook[op]) {
+		void (*fn)(void *) = s->hook[op];
+
+		s->hook[op] = NULL;	/* once: the hook may call the vfs itself */
+		fn(s->hook_ctx[op]);
+	}
 	if (s->power_off)
 		return -EIO;
 	if (mutating && s->power_left >= 0) {
@@ -714,6 +722,12 @@ void vfs_sim_fault(struct vfs *v, enum vfs_sim_op op, int64_t countdown, int err
 	f->err = err;
 	f->persistent = persistent;
 	f->firing = 0;
+}
+
+void vfs_sim_hook(struct vfs *v, enum vfs_sim_op op, void (*fn)(void *ctx), void *ctx)
+{
+	SIM(v)->hook[op] = fn;
+	SIM(v)->hook_ctx[op] = ctx;
 }
 
 void vfs_sim_clear_faults(struct vfs *v)

@@ -46,6 +46,10 @@ void vfs_sim_free(struct vfs *v);
 void vfs_sim_fault(struct vfs *v, enum vfs_sim_op op, int64_t countdown, int err, int persistent);
 void vfs_sim_clear_faults(struct vfs *v);
 
+/* fn(ctx) runs once, at the start of the next call of op: a test's way to act "while"
+ * that call is in flight (appends arriving during an fsync). */
+void vfs_sim_hook(struct vfs *v, enum vfs_sim_op op, void (*fn)(void *ctx), void *ctx);
+
 /* Power is lost right after the next n mutating/sync calls (n = 0: now; -1: never). */
 void vfs_sim_cut_power_after(struct vfs *v, int64_t n);
 int vfs_sim_power_is_off(const struct vfs *v);

@@ -30,6 +30,14 @@
 #include "txnlog.h"
 #include "vfs_sim.h"
 
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- a synchronous executor -------------------------------------------------------- */
 
 struct texec {
@@ -519,6 +527,20 @@ static void test_zero_fill(void **state)
 }
 
 /* Appends made while a batch is in flight form the next batch: one fsync per batch. */
+static void append_during_fsync(void *ctx)
+{
+	struct fx *f = ctx;
+	int i;
+
+	/* The loop thread, while the worker's fdatasync runs: more appends, handed over at
+	 * the end of each loop iteration. */
+	for (i = 27; i <= 41; i++) {
+		assert_int_equal(append_create(f->st, i, 3), 0);
+		if (i % 5 == 1)
+			storage_flush(f->st);
+	}
+}
+
 static void test_group_commit(void **state)
 {
 	struct fx f;
@@ -531,21 +553,34 @@ static void test_group_commit(void **state)
 		assert_int_equal(append_create(f.st, i, 3), 0);
 	storage_flush(f.st);
 	assert_int_equal(f.x.n, 1);
-	for (i = 11; i <= 25; i++)
+	/* Handed over while the job waits for a worker: they join its batch. */
+	for (i = 11; i <= 25; i++) {
 		assert_int_equal(append_create(f.st, i, 3), 0);
-	storage_flush(f.st);
-	assert_int_equal(f.x.n, 1);	/* still the first batch only */
+		storage_flush(f.st);
+	}
+	assert_int_equal(f.x.n, 1);	/* one writer at a time */
 	assert_int_equal(f.d.calls, 0);
 	pump(&f.x);
 	assert_int_equal(f.d.calls, 1);
-	assert_int_equal(f.d.zxid, 10);
-	assert_int_equal(f.x.n, 1);	/* done() started the next batch */
-	pump(&f.x);
 	assert_int_equal(f.d.zxid, 25);
+	assert_int_equal(f.x.n, 0);
+	storage_stats(f.st, &fsyncs, &txns);
+	assert_int_equal(fsyncs, 1);
+	assert_int_equal(txns, 25);
+
+	/* Appends handed over during an fsync are written by the same job as soon as that
+	 * fsync returns, in one more batch, without a round trip through the loop. */
+	vfs_sim_hook(f.v, VFS_SIM_SYNC, append_during_fsync, &f);
+	assert_int_equal(append_create(f.st, 26, 3), 0);
+	storage_flush(f.st);
+	pump(&f.x);
+	assert_int_equal(f.x.n, 0);
+	assert_int_equal(f.d.calls, 2);
+	assert_int_equal(f.d.zxid, 41);
 	assert_int_equal(f.d.status, 0);
 	storage_stats(f.st, &fsyncs, &txns);
-	assert_int_equal(fsyncs, 2);
-	assert_int_equal(txns, 25);
+	assert_int_equal(fsyncs, 3);
+	assert_int_equal(txns, 41);
 	/* zxids must grow. */
 	assert_int_equal(append_create(f.st, 25, 3), ZSYSTEMERROR);
 	fx_free(&f);
@@ -1184,6 +1219,84 @@ static void test_purge_then_load(void **state)
 	fx_free(&f);
 }
 
+/*
+ * Snapshots give way to a busy txn log: while log batches keep being synced, the snapshot
+ * is written at SNAP_BUSY_BPS (32 MiB/s: 7.8 ms per 256 KiB piece); with the log idle it
+ * goes at full speed. The hook plays the loop thread and the log writer, syncing one more
+ * txn just before each piece of the snapshot.
+ */
+struct busy_log {
+	struct fx *f;
+	int64_t next;
+	int left;
+};
+
+static void log_batch_now(void *ctx)
+{
+	struct busy_log *b = ctx;
+
+	assert_int_equal(append_create(b->f->st, b->next++, 10), 0);
+	storage_flush(b->f->st);
+	pump(&b->f->x);		/* the log job: write, fdatasync */
+	if (--b->left > 0)
+		vfs_sim_hook(b->f->v, VFS_SIM_WRITE, log_batch_now, b);
+}
+
+static void test_snapshot_paced(void **state)
+{
+	struct busy_log b;
+	struct fx f;
+	int64_t z, t0, took;
+
+	fx_init(&f, 21);
+	fx_start(&f);
+	/* ~1.2 MB of snapshot: 5 pieces. */
+	for (z = 1; z <= 4000; z++) {
+		struct zk_txn t;
+
+		assert_int_equal(append_create(f.st, z, 250), 0);
+		mk_create(&t, z, 250);
+		tree_apply(f.tree, &t, NULL, NULL, NULL);
+		txn_release(&t);
+	}
+	storage_flush(f.st);
+	pump_all(&f.x);
+
+	/* Log idle for longer than LOG_BUSY_NS: full speed. */
+	usleep(30 * 1000);
+	assert_int_equal(storage_snapshot(f.st, f.tree, NULL, 0), 0);
+	pump_all(&f.x);
+	assert_int_equal(storage_snap_paced_ms(f.st), 0);
+
+	/* Log busy: each piece after the second waits 7.8 ms. */
+	b.f = &f;
+	b.next = 4001;
+	b.left = 8;
+	usleep(30 * 1000);
+	for (z = 4001; z <= 4010; z++) {
+		struct zk_txn t;
+
+		mk_create(&t, z, 10);
+		tree_apply(f.tree, &t, NULL, NULL, NULL);
+		txn_release(&t);
+	}
+	vfs_sim_hook(f.v, VFS_SIM_WRITE, log_batch_now, &b);
+	b.next = 4011;
+	t0 = monotonic_ms();
+	assert_int_equal(storage_snapshot(f.st, f.tree, NULL, 0), 0);
+	pump(&f.x);	/* the snapshot job, with log jobs run from the hook */
+	took = monotonic_ms() - t0;
+	vfs_sim_hook(f.v, VFS_SIM_WRITE, NULL, NULL);
+	pump_all(&f.x);
+	assert_true(storage_snap_paced_ms(f.st) >= 3 * 7);
+	assert_true(took >= 3 * 7);
+	fx_stop(&f);
+	fx_start(&f);
+	assert_true(tree_last_zxid(f.tree) >= 4010);
+	assert_non_null(tree_lookup(f.tree, "/n4010"));
+	fx_free(&f);
+}
+
 /* ---- write failures ---------------------------------------------------------------- */
 
 /* ENOSPC in a batch: on_durable reports the failure with the last durable zxid, the partial
@@ -1479,6 +1592,14 @@ static void test_inline_lone_txn(void **state)
  * a bounce buffer, its tail padded to a block and cut back; small ones are plain writes.
  * Both read back byte for byte at their exact size.
  */
+static void count_piece(void *ctx, size_t piece)
+{
+	size_t *sum = ctx;
+
+	sum[0]++;
+	sum[1] += piece;
+}
+
 static void test_write_atomic_direct(void **state)
 {
 	static const size_t sizes[] = { 123, ((size_t)20 << 20) + 123, (size_t)16 << 20 };
@@ -1494,8 +1615,15 @@ static void test_write_atomic_direct(void **state)
 		assert_non_null(data);
 		for (i = 0; i < len; i++)
 			data[i] = (uint8_t)((i * 2654435761u) >> 13);
+		size_t pieces[2] = { 0, 0 };
+		size_t npieces = (len + VFS_PIECE - 1) / VFS_PIECE;
+
 		assert_int_equal(vfs_write_atomic(vfs_posix(), tmpdir, ".f.tmp", "f", data, len,
+						  &(struct vfs_pace){ count_piece, pieces },
 						  err, sizeof(err)), 0);
+		/* The pacer ran before every piece but the first, each at most VFS_PIECE. */
+		assert_int_equal(pieces[0], npieces - 1);
+		assert_true(pieces[1] + VFS_PIECE >= len && pieces[1] < len);
 		snprintf(path, sizeof(path), "%s/f", tmpdir);
 		assert_int_equal(stat(path, &sb), 0);
 		assert_int_equal((size_t)sb.st_size, len);
@@ -1584,6 +1712,7 @@ struct crun {
 	int npend;
 	int broken;
 	int64_t reports, fails;
+	struct zk_storage *st;	/* this life's storage */
 };
 
 static uint64_t crnd(struct crun *c)
@@ -1680,6 +1809,36 @@ static void count_log(const char *log)
 		ctot.purged++;
 }
 
+/* Appends 1-4 txns, as the server's loop thread does for a burst of requests. */
+static void crash_append(struct crun *c)
+{
+	int k, n = 1 + (int)(crnd(c) % 4);
+
+	for (k = 0; k < n && c->npend < 4000 && !c->broken; k++) {
+		struct zk_txn t;
+
+		crash_txn(&t, c->next);
+		if (storage_append(c->st, &t)) {
+			c->broken = 1;
+			txn_release(&t);
+			break;
+		}
+		txn_release(&t);
+		c->pend[c->npend++] = c->next++;
+	}
+}
+
+static void crash_hook(void *ctx)
+{
+	struct crun *c = ctx;
+
+	if (!c->st || c->broken || vfs_sim_power_is_off(c->v))
+		return;
+	crash_append(c);
+	if (crnd(c) % 2)
+		storage_flush(c->st);
+}
+
 static void crash_run(uint64_t seed)
 {
 	static const int64_t prealloc[] = { 0, 1, 4, 64 };
@@ -1710,6 +1869,7 @@ static void crash_run(uint64_t seed)
 		texec_init(&x);
 		if (storage_open_with(NULL, &o, c.v, &x.base, crash_dur, &c, &st, err, sizeof(err)))
 			crash_fail("seed %" PRIu64 ": open: %s", seed, err);
+		c.st = st;
 		if (storage_load(st, &c.tree, NULL, err, sizeof(err)))
 			crash_fail("seed %" PRIu64 " life %d: load failed after a crash: %s", seed, life,
 				 err);
@@ -1735,20 +1895,12 @@ static void crash_run(uint64_t seed)
 			uint64_t r = crnd(&c) % 10;
 
 			if (r < 5 && !c.broken) {
-				int k, n = 1 + (int)(crnd(&c) % 4);
-
-				for (k = 0; k < n && c.npend < 4000; k++) {
-					struct zk_txn t;
-
-					crash_txn(&t, c.next);
-					if (storage_append(st, &t)) {
-						c.broken = 1;
-						txn_release(&t);
-						break;
-					}
-					txn_release(&t);
-					c.pend[c.npend++] = c.next++;
-				}
+				crash_append(&c);
+				/* Sometimes the loop thread appends again while the worker's next
+				 * write or fsync is in flight. */
+				if (crnd(&c) % 4 == 0)
+					vfs_sim_hook(c.v, crnd(&c) % 2 ? VFS_SIM_SYNC : VFS_SIM_WRITE,
+						     crash_hook, &c);
 			} else if (r < 8) {
 				pump(&x);
 			} else if (r < 9) {
@@ -1765,6 +1917,9 @@ static void crash_run(uint64_t seed)
 			pump_all(&x);
 		/* Crash: the process dies with whatever is in flight; the disk keeps, drops or
 		 * tears each unsynced write. */
+		c.st = NULL;
+		vfs_sim_hook(c.v, VFS_SIM_SYNC, NULL, NULL);
+		vfs_sim_hook(c.v, VFS_SIM_WRITE, NULL, NULL);
 		storage_abandon(st);
 		drain_dead(&x);
 		ctot.crashes++;
@@ -1831,6 +1986,7 @@ int main(void)
 		cmocka_unit_test(test_open_unwritable),
 		cmocka_unit_test(test_real_loop),
 		cmocka_unit_test(test_write_atomic_direct),
+		cmocka_unit_test(test_snapshot_paced),
 		cmocka_unit_test(test_inline_lone_txn),
 		cmocka_unit_test(test_timer_append_not_delayed),
 		cmocka_unit_test(test_crash_simulator),

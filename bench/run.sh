@@ -17,6 +17,9 @@ work=$top/build/bench
 rm -rf "$work"
 mkdir -p "$work"
 cc -O2 -Wall -o "$work/zkload" bench/zkload.c -lzookeeper_mt -lpthread
+# The single-threaded C client library, by file name: its -dev package conflicts with
+# libzookeeper-mt-dev (see bench/zkload_st.c).
+cc -O2 -Wall -o "$work/zkload_st" bench/zkload_st.c -l:libzookeeper_st.so.2
 
 declare -A PORT=([apache]=27181 [ours]=27182)
 declare -A PID=()
@@ -86,28 +89,34 @@ rm -f "$work/fsync.test"
 start apache
 start ours
 echo
-# Two load generators, the same for both servers: Apache's C client (what applications
-# use; at 32 sessions its own CPU cost sets the pace on a 2-core machine) and zkload's lean
-# mode (raw protocol, one epoll thread: the servers set the pace).
+# Three load generators, the same for both servers: Apache's multi-threaded C client with a
+# thread per session calling zoo_create (at 32 sessions its own CPU cost sets the pace on a
+# 2-core machine), Apache's single-threaded C client with every session on one poll loop
+# (zoo_acreate; bench/zkload_st.c), and zkload's lean mode (raw protocol, one epoll thread).
 # Each point runs BENCH_REPS times, Apache and ours alternating, and reports medians: one run
 # on a shared machine can be off by a factor of two (Apache's JIT and GC, other tenants).
 med() { sort -n | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : 0}'; }
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
-for mode in write lean; do
+load() { # mode args...
+	local m=$1
+	shift
+	if [ "$m" = st ]; then "$work/zkload_st" "$@"; else "$work/zkload" "$m" "$@"; fi
+}
+for mode in write st lean; do
 	echo
-	if [ "$mode" = write ]; then
-		echo "== acknowledged creates/s of 100-byte znodes, ${secs}s per run, median of $reps, Apache's C client"
-	else
-		echo "== the same with zkload's lean client (raw protocol, one thread)"
-	fi
+	case $mode in
+	write) echo "== acknowledged creates/s of 100-byte znodes, ${secs}s per run, median of $reps, Apache's C client (libzookeeper_mt, a thread per session, zoo_create)" ;;
+	st) echo "== the same with Apache's single-threaded C client (libzookeeper_st, all sessions on one poll loop, zoo_acreate)" ;;
+	*) echo "== the same with zkload's lean client (raw protocol, one thread)" ;;
+	esac
 	printf "%-8s %12s %12s %8s %14s %14s %12s\n" clients apache ours ratio "apache p99us" "ours p99us" \
 		"client cpu"
 	for n in $clients; do
 		ar=() or=() ap=() op=() cpu=() runs=()
 		f0=$(mntr zk_fsync_count); t0=$(mntr zk_txn_count)
 		for r in $(seq 1 "$reps"); do
-			a=$("$work/zkload" "$mode" "127.0.0.1:${PORT[apache]}" "$n" "$secs" "/$mode$n-$r")
-			o=$("$work/zkload" "$mode" "127.0.0.1:${PORT[ours]}" "$n" "$secs" "/$mode$n-$r")
+			a=$(load "$mode" "127.0.0.1:${PORT[apache]}" "$n" "$secs" "/$mode$n-$r")
+			o=$(load "$mode" "127.0.0.1:${PORT[ours]}" "$n" "$secs" "/$mode$n-$r")
 			ar+=("$(field rate <<< " $a")"); or+=("$(field rate <<< " $o")")
 			ap+=("$(field p99_us <<< " $a")"); op+=("$(field p99_us <<< " $o")")
 			cpu+=("$(field client_cpu_us <<< " $a")" "$(field client_cpu_us <<< " $o")")

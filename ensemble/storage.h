@@ -3,16 +3,16 @@
  * (../shared/spec/server-formats.md), with group commit and recovery.
  *
  * Happy path: the loop thread calls storage_append() for each txn as it is prepared;
- * appends made while a write+fsync is in flight are batched into the next one. The
- * write and fsync run on a worker (libuv threadpool); when a batch is durable the
- * on_durable callback runs on the loop thread with the highest durable zxid. Nothing is
- * acknowledged to anyone before that callback.
+ * at the end of each loop iteration what was appended goes to the log writer, which
+ * writes and fsyncs on a worker (libuv threadpool) and, while an fsync is in flight,
+ * collects everything handed over meanwhile into its next batch. When a batch is durable
+ * the on_durable callback runs on the loop thread with the highest durable zxid. Nothing
+ * is acknowledged to anyone before that callback.
  *
  * Threading: every function here and every callback runs on the loop thread; only the
- * write+fsync of a batch and the writing of a snapshot file run on the libuv threadpool.
- * on_durable never runs inside storage_append()/storage_flush-like calls: a batch is
- * started from a uv_check handle at the end of the loop iteration (so all appends of one
- * iteration share one fsync) or from the previous batch's completion.
+ * log writer and the writing of a snapshot file run on the libuv threadpool. on_durable
+ * never runs inside storage_append()/storage_flush-like calls. Snapshot files are written
+ * at a limited rate while the log is busy (storage.c, SNAP_BUSY_BPS).
  *
  * Failure modes:
  *  - write/fsync error (ENOSPC, EIO): on_durable gets status < 0 (ZSYSTEMERROR) and the

@@ -16,6 +16,7 @@ packages=(
 	zookeeper default-jre-headless	# Apache ZooKeeper 3.8: zkCli.sh and the reference server
 	python3-kazoo			# kazoo client tests (Debian's /usr/bin/python3)
 	libzookeeper-mt-dev		# the ZooKeeper C client, for client tests
+	libzookeeper-st2		# its single-threaded build, for make bench (bench/zkload_st.c)
 	golang-go golang-github-samuel-go-zookeeper-dev	# go-zookeeper client tests
 	inotify-tools attr		# inotifywait, getfattr/setfattr for zkfs tests
 	netcat-openbsd			# four-letter words from scripts and tests

@@ -29,29 +29,12 @@
 #define THREADED 1
 #include <zookeeper/zookeeper.h>
 
+#include "clock.h"
+
 static const char *hosts;
 static double deadline;
 static const char *prefix;
 static char payload[100];
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* CPU time of this process: with the C client at 32 sessions it, not the server, sets the
- * pace on a small machine, and the bench reports it per create to show that. */
-static double cpu_secs(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 static zhandle_t *connect_wait(void)
 {

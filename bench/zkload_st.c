@@ -27,6 +27,8 @@
 #include <unistd.h>
 #include <zookeeper/zookeeper.h>
 
+#include "clock.h"
+
 struct sess {
 	zhandle_t *zh;
 	int id;
@@ -43,23 +45,6 @@ static double *lat;
 static long nlat, cap_lat;
 static long total;
 static int failed;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_secs(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 static void watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {

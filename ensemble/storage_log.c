@@ -112,6 +112,14 @@ static void write_zeros(struct log_job *j)
 	}
 }
 
+/* Under st->mu: forgets what was handed over and not taken. */
+static void pend_drop(struct zk_storage *st)
+{
+	buf_reset(&st->pend);
+	st->pend_txns = 0;
+	st->pend_roll = 0;
+}
+
 /* Under st->mu: moves all of st->pend into the job. 0 if there is nothing to write. */
 static int batch_take(struct zk_storage *st, struct log_job *j)
 {
@@ -127,8 +135,7 @@ static int batch_take(struct zk_storage *st, struct log_job *j)
 	j->first_zxid = st->pend_first;
 	j->last_zxid = st->pend_last;
 	j->roll = st->pend_roll;
-	st->pend_txns = 0;
-	st->pend_roll = 0;
+	pend_drop(st);		/* st->pend now holds the job's old (empty) buffer */
 	return 1;
 }
 
@@ -311,9 +318,7 @@ static int batch_apply(struct zk_storage *st, struct log_job *j)
 	st->w_failed = 1;
 	/* Whatever came in behind the failed batch follows the lost zxids: it goes too. */
 	st->w_dropped_roll = st->pend_roll;
-	buf_reset(&st->pend);
-	st->pend_txns = 0;
-	st->pend_roll = 0;
+	pend_drop(st);
 	uv_mutex_unlock(&st->mu);
 	return -1;
 }
@@ -417,9 +422,7 @@ static void fail_batch(struct zk_storage *st, struct log_job *j)
 	dropped_roll = st->w_dropped_roll || j->roll;
 	st->w_failed = 0;
 	st->w_dropped_roll = 0;
-	buf_reset(&st->pend);
-	st->pend_txns = 0;
-	st->pend_roll = 0;
+	pend_drop(st);
 	uv_mutex_unlock(&st->mu);
 	/* A roll that was dropped with its batch still applies; a new file needs none. */
 	st->roll = (st->roll || dropped_roll) && st->f;
@@ -698,9 +701,7 @@ void storage_log_drop(struct zk_storage *st)
 	buf_reset(&st->queue);
 	st->queued_txns = 0;
 	uv_mutex_lock(&st->mu);
-	buf_reset(&st->pend);
-	st->pend_txns = 0;
-	st->pend_roll = 0;
+	pend_drop(st);
 	st->w_zxid = -1;	/* the truncation may lower durable_zxid: don't raise it back */
 	uv_mutex_unlock(&st->mu);
 	st->roll = 0;

@@ -9,7 +9,8 @@ mkdir -p "$out"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Icommon -Iensemble"
 clang $flags -o "$out/fuzz_request" fuzz/fuzz_request.c common/zkproto.c common/buf.c
 clang $flags -o "$out/fuzz_txn" fuzz/fuzz_txn.c ensemble/txn.c common/zkproto.c common/buf.c
-for t in fuzz_request fuzz_txn; do
+clang $flags -o "$out/fuzz_election" fuzz/fuzz_election.c ensemble/election.c common/buf.c
+for t in fuzz_request fuzz_txn fuzz_election; do
 	mkdir -p "fuzz/corpus/$t"
 	echo "== $t for ${secs}s"
 	rc=0

@@ -10,7 +10,8 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 clang $flags -o "$out/fuzz_request" fuzz/fuzz_request.c common/zkproto.c common/buf.c
 clang $flags -o "$out/fuzz_txn" fuzz/fuzz_txn.c ensemble/txn.c common/zkproto.c common/buf.c
 clang $flags -o "$out/fuzz_election" fuzz/fuzz_election.c ensemble/election.c common/buf.c
-for t in fuzz_request fuzz_txn fuzz_election; do
+clang $flags -o "$out/fuzz_qpkt" fuzz/fuzz_qpkt.c ensemble/qpkt.c common/buf.c
+for t in fuzz_request fuzz_txn fuzz_election fuzz_qpkt; do
 	mkdir -p "fuzz/corpus/$t"
 	echo "== $t for ${secs}s"
 	rc=0

@@ -168,6 +168,26 @@ start_server() {
 	return 1
 }
 
+# quorum_cfg DIR MYID CLIENT_PORT SERVER_LINE...: a quorum member's zoo.cfg (short ticks for
+# tests) and its myid.
+quorum_cfg() {
+	local dir=$1 id=$2 port=$3
+	shift 3
+	mkdir -p "$dir/data"
+	echo "$id" > "$dir/data/myid"
+	{
+		echo "tickTime=500"
+		echo "initLimit=10"
+		echo "syncLimit=5"
+		echo "dataDir=$dir/data"
+		echo "clientPort=$port"
+		echo "clientPortAddress=127.0.0.1"
+		echo "admin.enableServer=false"
+		echo "4lw.commands.whitelist=*"
+		printf '%s\n' "$@"
+	} > "$dir/zoo.cfg"
+}
+
 # stop_server DIR: stops the server; one that had already exited is a failure (a crash), with
 # the end of its log.
 stop_server() {

@@ -16,22 +16,10 @@ cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -I"$TOP/common" -I"$TOP/ensemble" -o "$
 
 # cfg I: zoo.cfg of server I in a three-server ensemble.
 cfg() {
-	local i=$1 dir=$IT_TMP/s$1
-	mkdir -p "$dir/data"
-	echo "$i" > "$dir/data/myid"
-	cat > "$dir/zoo.cfg" <<CFG
-tickTime=500
-initLimit=10
-syncLimit=5
-dataDir=$dir/data
-clientPort=$((base + 20 + i))
-clientPortAddress=127.0.0.1
-admin.enableServer=false
-4lw.commands.whitelist=*
-server.1=127.0.0.1:$((base + 11)):$((base + 1))
-server.2=127.0.0.1:$((base + 12)):$((base + 2))
-server.3=127.0.0.1:$((base + 13)):$((base + 3))
-CFG
+	quorum_cfg "$IT_TMP/s$1" "$1" $((base + 20 + $1)) \
+		"server.1=127.0.0.1:$((base + 11)):$((base + 1))" \
+		"server.2=127.0.0.1:$((base + 12)):$((base + 2))" \
+		"server.3=127.0.0.1:$((base + 13)):$((base + 3))"
 }
 
 # peer I [ZXID EPOCH]: starts fle_peer as server I.

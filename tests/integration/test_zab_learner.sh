@@ -9,7 +9,7 @@
 # follower stops: writes still commit, because our follower's ACKs make the quorum; when
 # ours stops too, the leader loses its quorum.
 . "$(dirname "$0")/lib.sh"
-base=21380	# quorum ports base+1.., election ports base+11.., client ports base+21..
+base=21420	# quorum ports base+1.., election ports base+11.., client ports base+21..
 have_ours || finish
 cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -I"$TOP/common" -I"$TOP/ensemble" \
 	-o "$IT_TMP/zab_learner" "$IT_DIR/zab_learner.c" "$TOP/build/libensemble.a" \
@@ -17,22 +17,11 @@ cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -I"$TOP/common" -I"$TOP/ensemble" \
 
 for i in 1 2; do
 	dir=$IT_TMP/s$i
-	mkdir -p "$dir/data"
-	echo "$i" > "$dir/data/myid"
-	cat > "$dir/zoo.cfg" <<CFG
-tickTime=500
-initLimit=10
-syncLimit=5
-dataDir=$dir/data
-clientPort=$((base + 20 + i))
-clientPortAddress=127.0.0.1
-admin.enableServer=false
-4lw.commands.whitelist=*
-server.1=127.0.0.1:$((base + 1)):$((base + 11))
-server.2=127.0.0.1:$((base + 2)):$((base + 12))
-server.3=127.0.0.1:$((base + 3)):$((base + 13))
-server.4=127.0.0.1:$((base + 4)):$((base + 14)):observer
-CFG
+	quorum_cfg "$dir" "$i" $((base + 20 + i)) \
+		"server.1=127.0.0.1:$((base + 1)):$((base + 11))" \
+		"server.2=127.0.0.1:$((base + 2)):$((base + 12))" \
+		"server.3=127.0.0.1:$((base + 3)):$((base + 13))" \
+		"server.4=127.0.0.1:$((base + 4)):$((base + 14)):observer"
 	(cd "$dir" && exec java -cp "$ZK_CLASSPATH" org.apache.zookeeper.server.quorum.QuorumPeerMain \
 		"$dir/zoo.cfg") > "$dir/server.log" 2>&1 &
 	echo $! > "$dir/pid"

@@ -23,6 +23,22 @@ enum phase {
 	PH_FAILED,
 };
 
+/*
+ * Where a snapshot stream is: it has no length, so its end is found by walking its
+ * records as they arrive, resuming where the last arrival stopped (the tree is parsed
+ * once, when it is all there).
+ */
+enum scan_stage {
+	SC_SESS_N, SC_SESS, SC_ACL_N, SC_ACL, SC_ACL_ITEM, SC_PATH, SC_NODE, SC_SIG,
+};
+
+struct snapscan {
+	enum scan_stage stage;
+	size_t off;
+	int64_t left;		/* sessions or ACL entries still to come */
+	int64_t vec;		/* ACLs of the current entry still to come */
+};
+
 /* A proposal (or an INFORM during the sync) kept until it is committed / logged. */
 struct held {
 	int64_t zxid;
@@ -43,6 +59,7 @@ struct learner {
 	int snapshot_needed;
 	int newleader_ack_due;	/* NEWLEADER seen; ACK once the held proposals are logged */
 	int64_t newleader_zxid;
+	struct snapscan scan;
 
 	/* Proposals not yet committed (follower), or INFORMs to apply after UPTODATE. */
 	struct held *held;
@@ -129,6 +146,118 @@ static void ack_newleader(struct learner *l)
 
 /* ---- the snapshot stream ------------------------------------------------------------ */
 
+/* A jute length at p: -1..max, or -2 if malformed (allow_null: -1 is a valid value). */
+static int64_t jlen(const uint8_t *p, int32_t max, int allow_null)
+{
+	int32_t n = be32_get(p);
+
+	if (n < (allow_null ? -1 : 0) || n > max)
+		return -2;
+	return n;
+}
+
+/*
+ * Walks the stream (int sessions, (long, int)*, int acls, (long index, vector<ACL>)*,
+ * (ustring path, buffer data, long acl, 60-byte stat)*, "/", ustring signature) over what
+ * has arrived: 1 with *end set when it is all there, 0 for more, -1 if malformed.
+ */
+static int snap_scan(struct snapscan *s, const uint8_t *p, size_t len, int32_t max, size_t *end)
+{
+	for (;;) {
+		size_t o = s->off, need;
+		int64_t n, m;
+
+		switch (s->stage) {
+		case SC_SESS_N:
+		case SC_ACL_N:
+			if (len - o < 4)
+				return 0;
+			n = be32_get(p + o);
+			if (n < 0)
+				return -1;
+			s->left = n;
+			s->off += 4;
+			s->stage = s->stage == SC_SESS_N ? SC_SESS : SC_ACL;
+			break;
+		case SC_SESS:
+			if (s->left == 0) {
+				s->stage = SC_ACL_N;
+				break;
+			}
+			if (len - o < 12)
+				return 0;
+			s->off += 12;
+			s->left--;
+			break;
+		case SC_ACL:
+			if (s->left == 0) {
+				s->stage = SC_PATH;
+				break;
+			}
+			if (len - o < 12)
+				return 0;
+			n = be32_get(p + o + 8);
+			if (n < -1)
+				return -1;
+			s->vec = n > 0 ? n : 0;
+			s->off += 12;
+			s->left--;
+			s->stage = SC_ACL_ITEM;
+			break;
+		case SC_ACL_ITEM:	/* int perms, ustring scheme, ustring id */
+			if (s->vec == 0) {
+				s->stage = SC_ACL;
+				break;
+			}
+			if (len - o < 8)
+				return 0;
+			if ((n = jlen(p + o + 4, max, 1)) == -2)
+				return -1;
+			need = 8 + (size_t)(n > 0 ? n : 0);
+			if (len - o < need + 4)
+				return 0;
+			if ((m = jlen(p + o + need, max, 1)) == -2)
+				return -1;
+			need += 4 + (size_t)(m > 0 ? m : 0);
+			if (len - o < need)
+				return 0;
+			s->off += need;
+			s->vec--;
+			break;
+		case SC_PATH:
+			if (len - o < 4)
+				return 0;
+			if ((n = jlen(p + o, max, 0)) == -2)
+				return -1;
+			if (len - o < 4 + (size_t)n)
+				return 0;
+			s->off += 4 + (size_t)n;
+			s->stage = n == 1 && p[o + 4] == '/' ? SC_SIG : SC_NODE;
+			break;
+		case SC_NODE:		/* buffer data, long acl, StatPersisted (60 bytes) */
+			if (len - o < 4)
+				return 0;
+			if ((n = jlen(p + o, max, 1)) == -2)
+				return -1;
+			need = 4 + (size_t)(n > 0 ? n : 0) + 8 + 60;
+			if (len - o < need)
+				return 0;
+			s->off += need;
+			s->stage = SC_PATH;
+			break;
+		case SC_SIG:
+			if (len - o < 4)
+				return 0;
+			if ((n = jlen(p + o, max, 0)) == -2)
+				return -1;
+			if (len - o < 4 + (size_t)n)
+				return 0;
+			*end = o + 4 + (size_t)n;
+			return 1;
+		}
+	}
+}
+
 /* 1: parsed and handed over, 0: needs more bytes, -1: bad. */
 static int snap_stream(struct learner *l, int64_t zxid, size_t *used)
 {
@@ -137,52 +266,37 @@ static int snap_stream(struct learner *l, int64_t zxid, size_t *used)
 	struct rd r;
 	int32_t ns, i, siglen;
 	const char *sig;
+	size_t end;
 	char err[256];
+	int rc = snap_scan(&l->scan, l->in.p, l->in.len, l->cfg.max_data, &end);
 
-	rd_init(&r, l->in.p, l->in.len, 0);
+	if (rc <= 0)
+		return rc;
+	/* All of it is here: any failure now is a bad stream. */
+	rd_init(&r, l->in.p, end, 0);
 	ns = rd_int(&r);
-	if (r.err)
-		return 0;
-	if (ns < 0)
-		return -1;
-	if ((size_t)ns * 12 > rd_left(&r))
-		return 0;
-	sess = malloc(sizeof(*sess) * (size_t)(ns ? ns : 1));
-	if (!sess)
-		return -1;
+	sess = malloc(sizeof(*sess) * (size_t)(ns > 0 ? ns : 1));
+	t = tree_new_empty();
+	if (!sess || !t || ns < 0)
+		goto bad;
 	for (i = 0; i < ns; i++) {
 		sess[i].id = rd_long(&r);
 		sess[i].timeout = rd_int(&r);
 	}
-	t = tree_new_empty();
-	if (!t) {
-		free(sess);
-		return -1;
-	}
-	if (tree_snap_read(t, &r, err, sizeof(err)) || r.err) {
-		/* A short stream and a bad one look alike (the reader's size checks fail on a
-		 * prefix too) until the bytes stop coming: the owner's read timeout ends a stream
-		 * that never completes. Each arrival re-parses from the start, which is fine for
-		 * the trees the tests sync; the server will want a resumable scan first. */
-		tree_free(t);
-		free(sess);
-		return 0;
-	}
+	if (r.err || tree_snap_read(t, &r, err, sizeof(err)))
+		goto bad;
 	sig = rd_str_ref(&r, &siglen);
-	if (r.err) {
-		tree_free(t);
-		free(sess);
-		return 0;
-	}
-	if (siglen != 10 || memcmp(sig, "BenWasHere", 10)) {
-		tree_free(t);
-		free(sess);
-		return -1;
-	}
+	if (r.err || siglen != 10 || memcmp(sig, "BenWasHere", 10))
+		goto bad;
 	tree_set_last_zxid(t, zxid);
-	*used = r.off;
+	*used = end;
 	l->io.snapshot(l->io.ctx, t, sess, ns, zxid);
 	return 1;
+bad:
+	if (t)
+		tree_free(t);
+	free(sess);
+	return -1;
 }
 
 /* ---- packets ------------------------------------------------------------------------ */
@@ -225,6 +339,7 @@ static void on_sync_start(struct learner *l, const struct qpkt *q)
 		l->snapshot_needed = 1;
 		l->write_to_log = 0;
 		l->newleader_zxid = q->zxid;	/* the stream's zxid, until NEWLEADER */
+		memset(&l->scan, 0, sizeof(l->scan));
 		l->phase = PH_SNAP_STREAM;
 		break;
 	case QP_TRUNC:
@@ -422,9 +537,11 @@ int learner_input(struct learner *l, const uint8_t *p, size_t len)
 			int r;
 
 			/* The stream is parsed from the start of the buffer. */
-			memmove(l->in.p, l->in.p + off, l->in.len - off);
-			l->in.len -= off;
-			off = 0;
+			if (off > 0) {
+				memmove(l->in.p, l->in.p + off, l->in.len - off);
+				l->in.len -= off;
+				off = 0;
+			}
 			r = snap_stream(l, l->newleader_zxid, &used);
 			if (r < 0) {
 				fail(l, "bad snapshot stream");
@@ -464,8 +581,10 @@ int learner_input(struct learner *l, const uint8_t *p, size_t len)
 	}
 	if (l->phase == PH_FAILED)
 		return -1;
-	memmove(l->in.p, l->in.p + off, l->in.len - off);
-	l->in.len -= off;
+	if (off > 0) {
+		memmove(l->in.p, l->in.p + off, l->in.len - off);
+		l->in.len -= off;
+	}
 	return 0;
 }
 
@@ -488,7 +607,9 @@ void learner_logged(struct learner *l, int64_t zxid)
 	for (i = 0; i < l->nunacked && l->unacked[i] <= l->logged; i++)
 		send_pkt(l, QP_ACK, l->unacked[i], NULL, -1);
 	n = i;
-	memmove(l->unacked, l->unacked + n, sizeof(*l->unacked) * (size_t)(l->nunacked - n));
+	if (n > 0)
+		memmove(l->unacked, l->unacked + n,
+			sizeof(*l->unacked) * (size_t)(l->nunacked - n));
 	l->nunacked -= n;
 }
 

@@ -11,7 +11,12 @@ clang $flags -o "$out/fuzz_request" fuzz/fuzz_request.c common/zkproto.c common/
 clang $flags -o "$out/fuzz_txn" fuzz/fuzz_txn.c ensemble/txn.c common/zkproto.c common/buf.c
 clang $flags -o "$out/fuzz_election" fuzz/fuzz_election.c ensemble/election.c common/buf.c
 clang $flags -o "$out/fuzz_qpkt" fuzz/fuzz_qpkt.c ensemble/qpkt.c common/buf.c
-for t in fuzz_request fuzz_txn fuzz_election fuzz_qpkt; do
+# The learner parses snapshot streams into trees: it takes the whole of ensemble/ but the
+# server's I/O.
+clang $flags -o "$out/fuzz_learner" fuzz/fuzz_learner.c \
+	$(ls ensemble/*.c | grep -v -e main.c -e server.c -e qcnx.c -e fourlw.c) common/*.c \
+	-luv -lcrypto -lz -lpthread
+for t in fuzz_request fuzz_txn fuzz_election fuzz_qpkt fuzz_learner; do
 	mkdir -p "fuzz/corpus/$t"
 	echo "== $t for ${secs}s"
 	rc=0

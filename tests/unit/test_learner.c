@@ -326,6 +326,34 @@ static void test_bad_input(void **state)
 	}
 	assert_int_equal(r.failed, 1);
 	done(&r);
+	/* Malformed streams are refused as soon as the bad field arrives: a negative session
+	 * count, a node whose data length is -5. */
+	{
+		static const int32_t bad_at[] = { -1, -5 };
+		int k;
+
+		for (k = 0; k < 2; k++) {
+			uint8_t proto[4];
+			struct buf b = BUF_INIT;
+
+			setup(&r, 1, 0, 0);
+			be32_put(proto, QP_PROTOCOL_VERSION);
+			leader(&r, QP_LEADERINFO, 0x100000000LL, proto, 4);
+			leader(&r, QP_SNAP, 0x100000000LL, NULL, -1);
+			if (k == 0) {
+				buf_put_int(&b, bad_at[k]);
+			} else {
+				buf_put_int(&b, 0);		/* sessions */
+				buf_put_int(&b, 0);		/* ACL entries */
+				buf_put_str(&b, "", 0);		/* the root's path */
+				buf_put_int(&b, bad_at[k]);	/* its data length */
+			}
+			learner_input(r.l, b.p, b.len);
+			assert_int_equal(r.failed, 1);
+			buf_release(&b);
+			done(&r);
+		}
+	}
 }
 
 int main(void)

@@ -43,6 +43,7 @@ struct snapscan {
 struct held {
 	int64_t zxid;
 	int committed;
+	int logged;
 	size_t len;
 	uint8_t *txn;
 };
@@ -109,6 +110,7 @@ static int hold(struct learner *l, int64_t zxid, const uint8_t *txn, size_t len)
 	h->len = len;
 	h->zxid = zxid;
 	h->committed = 0;
+	h->logged = 0;
 	l->nheld++;
 	return 0;
 }
@@ -403,8 +405,10 @@ static void on_sync(struct learner *l, const struct qpkt *q)
 		l->newleader_ack_due = 1;
 		if (!l->cfg.observer) {
 			/* The proposals of the sync go to the log now; the ACK waits for them. */
-			for (i = 0; i < l->nheld && l->phase != PH_FAILED; i++)
+			for (i = 0; i < l->nheld && l->phase != PH_FAILED; i++) {
+				l->held[i].logged = 1;
 				log_txn(l, l->held[i].zxid, l->held[i].txn, l->held[i].len);
+			}
 		}
 		l->io.epoch(l->io.ctx, 1, l->new_epoch);
 		/* ACKs now if nothing waits for the disk (the log may have been synchronous). */
@@ -419,6 +423,14 @@ static void on_sync(struct learner *l, const struct qpkt *q)
 		l->phase = PH_BROADCAST;
 		send_pkt(l, QP_ACK, l->new_epoch << 32, NULL, -1);
 		l->io.synced(l->io.ctx, l->new_epoch);
+		/* Proposals that came after NEWLEADER go to the log now (Apache logs them
+		 * after UPTODATE too), and get their ACKs once durable. */
+		for (i = 0; !l->cfg.observer && i < l->nheld && l->phase != PH_FAILED; i++) {
+			if (!l->held[i].logged) {
+				l->held[i].logged = 1;
+				log_txn(l, l->held[i].zxid, l->held[i].txn, l->held[i].len);
+			}
+		}
 		/* What was committed during the sync is applied now, in order; the rest
 		 * waits for its COMMIT. Observers log what they apply, and get INFORMs, not
 		 * COMMITs, from here on: their uncommitted proposals go. */

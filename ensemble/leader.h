@@ -1,0 +1,78 @@
+/*
+ * leader: the leader's side of Zab (Apache's Leader / LearnerHandler;
+ * ../shared/spec/quorum-protocol.md §5) as a state machine, the counterpart of learner.c.
+ * Learner connections are numbered by the owner; their bytes go in with leader_input(),
+ * and what to do comes out through struct leader_io. No sockets, files or clock.
+ *
+ *   discovery   FOLLOWERINFO/OBSERVERINFO from a quorum of voters (the leader counts):
+ *               new epoch = 1 + the largest accepted epoch; LEADERINFO; ACKEPOCH from a
+ *               quorum (a learner ahead of the leader is dropped)
+ *   sync        per learner: DIFF (+ PROPOSAL/COMMIT of what it misses, from the last
+ *               LEADER_COMMITTED_KEPT committed txns), TRUNC, or SNAP + snapshot stream;
+ *               then the outstanding proposals, NEWLEADER; established once a quorum
+ *               ACKed NEWLEADER, then UPTODATE
+ *   broadcast   leader_propose(): PROPOSAL to followers; a txn commits when a quorum of
+ *               voters (the leader after its own log) ACKed it and everything before it
+ *               committed: COMMIT to followers, INFORM to observers, commit() here
+ */
+#ifndef ZK_LEADER_H
+#define ZK_LEADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define LEADER_COMMITTED_KEPT 500
+
+struct leader_cfg {
+	int64_t myid;
+	const int64_t *voters;
+	int nvoters;
+	int64_t accepted_epoch;
+	int64_t current_epoch;
+	int64_t last_zxid;		/* the leader's last logged (and committed) zxid */
+	const char *config;		/* membership text for NEWLEADER */
+	int32_t max_data;		/* jute.maxbuffer + 1024 */
+};
+
+struct leader_io {
+	void *ctx;
+	void (*send)(void *ctx, int conn, const uint8_t *p, size_t len);
+	/* Close that connection (a protocol error, or a learner ahead of us); no more input
+	 * or sends for it. */
+	void (*drop)(void *ctx, int conn, const char *why);
+	/* Persist acceptedEpoch (which 0) or currentEpoch (which 1). */
+	void (*epoch)(void *ctx, int which, int64_t epoch);
+	/* Appends the database as a snapshot stream (int sessions, (long id, int timeout)*,
+	 * tree body) at the leader's last committed zxid; the leader adds "BenWasHere". */
+	void (*snapshot_stream)(void *ctx, struct buf *out);
+	/* Log a proposal of ours durably, then call leader_logged(). */
+	void (*log)(void *ctx, int64_t zxid, const uint8_t *txn, size_t len);
+	/* A quorum has it: apply and answer, in zxid order. */
+	void (*commit)(void *ctx, int64_t zxid, const uint8_t *txn, size_t len);
+	/* A quorum synced with the new epoch: serve. */
+	void (*established)(void *ctx, int64_t epoch);
+};
+
+struct leader;
+
+struct leader *leader_new(const struct leader_cfg *cfg, const struct leader_io *io);
+void leader_free(struct leader *l);
+
+void leader_connected(struct leader *l, int conn);
+void leader_input(struct leader *l, int conn, const uint8_t *p, size_t len);
+void leader_disconnected(struct leader *l, int conn);
+
+/* Broadcast (after established): the zxid for the next txn, then the txn (its payload as
+ * in the txn log: TxnHeader with that zxid + record + digest). 0, or -1 if not leading. */
+int64_t leader_next_zxid(const struct leader *l);
+int leader_propose(struct leader *l, int64_t zxid, const uint8_t *txn, size_t len);
+/* Our own log is durable up to zxid: our ACKs. */
+void leader_logged(struct leader *l, int64_t zxid);
+
+int leader_is_established(const struct leader *l);
+int64_t leader_epoch(const struct leader *l);
+int64_t leader_last_committed(const struct leader *l);
+
+#endif

@@ -389,11 +389,17 @@ static void on_packet(struct leader *l, struct lconn *c, const struct qpkt *q)
 		if (q->type == QP_ACK) {
 			if (q->zxid != l->new_epoch << 32)
 				ack(l, c, q->zxid);
-		} else if (q->type != QP_PING && q->type != QP_REVALIDATE &&
-			   q->type != QP_REQUEST) {
+		} else if (q->type == QP_REQUEST) {
+			if (!q->data || q->data_len < 16) {
+				drop(l, c, "a REQUEST too short for its header");
+				return;
+			}
+			if (l->io.request)
+				l->io.request(l->io.ctx, c->id, q->data, (size_t)q->data_len);
+		} else if (q->type != QP_PING && q->type != QP_REVALIDATE) {
 			drop(l, c, "unexpected packet from a learner");
 		}
-		/* PING replies carry session touches, REQUEST forwarded writes: the server's. */
+		/* PING replies carry session touches: the server's business. */
 		return;
 	default:
 		drop(l, c, "a packet where none was expected");
@@ -559,6 +565,15 @@ void leader_logged(struct leader *l, int64_t zxid)
 	for (i = 0; i < l->nout && l->out[i].zxid <= zxid; i++)
 		l->out[i].acks[l->self_vi] = 1;
 	try_commit(l);
+}
+
+void leader_ping(struct leader *l)
+{
+	int i;
+
+	for (i = 0; i < l->nconns; i++)
+		if (l->conns[i].st == CS_BROADCAST)
+			send_pkt(l, &l->conns[i], QP_PING, l->last_proposed, NULL, -1);
 }
 
 int leader_is_established(const struct leader *l)

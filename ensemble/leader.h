@@ -53,6 +53,10 @@ struct leader_io {
 	void (*commit)(void *ctx, int64_t zxid, const uint8_t *txn, size_t len);
 	/* A quorum synced with the new epoch: serve. */
 	void (*established)(void *ctx, int64_t epoch);
+	/* A learner forwarded a client request (REQUEST: long sessionId, int cxid, int type,
+	 * then the request's body): the owner turns it into a txn and proposes it. May be
+	 * NULL (requests are then ignored). */
+	void (*request)(void *ctx, int conn, const uint8_t *data, size_t len);
 };
 
 struct leader;
@@ -70,6 +74,11 @@ int64_t leader_next_zxid(const struct leader *l);
 int leader_propose(struct leader *l, int64_t zxid, const uint8_t *txn, size_t len);
 /* Our own log is durable up to zxid: our ACKs. */
 void leader_logged(struct leader *l, int64_t zxid);
+
+/* PING(last proposed zxid) to every learner past its sync: the owner calls it every
+ * tickTime/2, as Apache's leader does (a learner that hears nothing for syncLimit ticks
+ * gives up on its leader). */
+void leader_ping(struct leader *l);
 
 int leader_is_established(const struct leader *l);
 int64_t leader_epoch(const struct leader *l);

@@ -5,10 +5,16 @@
  * zkensemble. Test scaffolding for test_election.sh until the server runs elections
  * itself: it takes part with Apache ZooKeeper 3.8 servers or with other fle_peers.
  *
- *   fle_peer zoo.cfg [LAST_ZXID_HEX [EPOCH]]
+ *   fle_peer zoo.cfg [LAST_ZXID_HEX [EPOCH [lead]]]
  *     prints "looking round N" when a round starts and
  *     "decided <leading|following|observing> leader <sid> round <n>" when it ends, then
  *     keeps answering LOOKING servers until SIGTERM.
+ *   With "lead", a server elected leader also runs Zab's leader side (ensemble/leader.c)
+ *   on its quorum port: learners (Apache followers) sync, it prints "established epoch N",
+ *   pings every tickTime/2, turns the sessions the followers forward (createSession,
+ *   closeSession) into txns so that their clients can connect, and on SIGUSR1 proposes
+ *   10 creates (/zab<i>, data "v<i>"), printing "commit 0x..." as each commits. Its own
+ *   log is memory (durable at once): a protocol test, not a server.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -21,7 +27,18 @@
 #include "config.h"
 #include "election.h"
 #include "log.h"
+#include "datatree.h"
+#include "leader.h"
 #include "qcnx.h"
+#include "txn.h"
+#include "zkproto.h"
+
+struct lconn_h {
+	uv_tcp_t tcp;
+	int id;
+	int open;
+	struct peer *p;
+};
 
 struct peer {
 	uv_loop_t *loop;
@@ -31,7 +48,22 @@ struct peer {
 	uv_signal_t sigterm, sigint;
 	struct buf out;
 	int64_t myid;
+	/* Leader mode. */
+	int lead;
+	const struct zk_config *cfg;
+	struct leader *leader;
+	struct zk_tree *tree;
+	uv_tcp_t qlisten;
+	uv_timer_t ping;
+	uv_signal_t sigusr1;
+	struct lconn_h *lc[64];
+	int nlc;
+	int64_t nproposed;
 };
+
+static void start_leading(struct peer *p, int64_t last_zxid, int64_t epoch);
+/* This server's database, as given on the command line (it leads from it). */
+static int64_t start_zxid, start_epoch;
 
 static void on_timer(uv_timer_t *t)
 {
@@ -64,9 +96,13 @@ static void io_decided(void *ctx, enum fle_state st, int64_t leader, int64_t zxi
 {
 	static const char *names[] = { "looking", "following", "leading", "observing" };
 
+	struct peer *p = ctx;
+
 	printf("decided %s leader %" PRId64 " round %" PRId64 "\n", names[st], leader,
 	       election_epoch);
 	fflush(stdout);
+	if (p->lead && st == FLE_LEADING && !p->leader)
+		start_leading(p, start_zxid, start_epoch);
 }
 
 static void on_msg(void *ctx, int64_t sid, const uint8_t *b, size_t len)
@@ -84,12 +120,8 @@ static void on_msg(void *ctx, int64_t sid, const uint8_t *b, size_t len)
 
 static void on_signal(uv_signal_t *s, int signum)
 {
-	struct peer *p = s->data;
-
-	qcnx_close(p->q);
-	uv_close((uv_handle_t *)&p->timer, NULL);
-	uv_close((uv_handle_t *)&p->sigterm, NULL);
-	uv_close((uv_handle_t *)&p->sigint, NULL);
+	/* A test driver: nothing to flush. */
+	exit(0);
 }
 
 /* The membership text as Apache writes it (quorum-protocol.md §1.4). */
@@ -120,6 +152,275 @@ static void membership(const struct zk_config *c, struct buf *b)
 	buf_put(b, line, strlen(line));
 }
 
+/* ---- leader mode ------------------------------------------------------------------- */
+
+static void write_done(uv_write_t *w, int status)
+{
+	(void)status;
+	free(w);
+}
+
+static void l_send(void *ctx, int conn, const uint8_t *b, size_t len)
+{
+	struct peer *p = ctx;
+	struct lconn_h *h = conn < p->nlc ? p->lc[conn] : NULL;
+	uv_write_t *w;
+	uv_buf_t ub;
+
+	if (!h || !h->open)
+		return;
+	w = malloc(sizeof(*w) + len);
+	if (!w)
+		return;
+	memcpy(w + 1, b, len);
+	ub = uv_buf_init((char *)(w + 1), (unsigned)len);
+	w->data = w;
+	if (uv_write(w, (uv_stream_t *)&h->tcp, &ub, 1, write_done))
+		free(w);
+}
+
+static void lconn_closed(uv_handle_t *hd)
+{
+	(void)hd;	/* kept in p->lc until exit: ids stay unique */
+}
+
+static void l_drop(void *ctx, int conn, const char *why)
+{
+	struct peer *p = ctx;
+	struct lconn_h *h = conn < p->nlc ? p->lc[conn] : NULL;
+
+	log_warn("leader: dropping learner connection %d: %s", conn, why);
+	if (h && h->open) {
+		h->open = 0;
+		uv_close((uv_handle_t *)&h->tcp, lconn_closed);
+	}
+}
+
+static void l_epoch(void *ctx, int which, int64_t e)
+{
+	printf("%s epoch %" PRId64 "\n", which ? "current" : "accepted", e);
+	fflush(stdout);
+}
+
+static void l_stream(void *ctx, struct buf *out)
+{
+	struct peer *p = ctx;
+
+	buf_put_int(out, 0);
+	tree_snap_write(p->tree, out);
+}
+
+static void l_log(void *ctx, int64_t zxid, const uint8_t *txn, size_t len)
+{
+	/* Memory is the log here: durable at once. Deferred, as a real fsync would be. */
+	struct peer *p = ctx;
+
+	(void)txn;
+	(void)len;
+	p->nproposed = zxid;
+}
+
+static void l_commit(void *ctx, int64_t zxid, const uint8_t *txn, size_t len)
+{
+	struct peer *p = ctx;
+	struct zk_txn t;
+	struct zk_resp r;
+
+	if (txn_decode(&t, txn, len) == 0) {
+		memset(&r, 0, sizeof(r));
+		tree_apply(p->tree, &t, &r, NULL, NULL);
+		zk_resp_release(&r);
+		txn_release(&t);
+	}
+	printf("commit 0x%" PRIx64 "\n", (uint64_t)zxid);
+	fflush(stdout);
+}
+
+static void l_established(void *ctx, int64_t epoch)
+{
+	printf("established epoch %" PRId64 "\n", epoch);
+	fflush(stdout);
+}
+
+/* Requests forwarded by learners: sessions (so clients of the Apache followers can
+ * connect and read). Other requests are not this test driver's business. */
+static void l_request(void *ctx, int conn, const uint8_t *d, size_t len)
+{
+	struct peer *p = ctx;
+	int64_t session = be64_get(d);
+	int32_t cxid = be32_get(d + 8), type = be32_get(d + 12);
+	struct zk_txn t;
+	struct buf b = BUF_INIT;
+	int64_t z;
+
+	if (type != ZOP_CREATESESSION && type != ZOP_CLOSESESSION)
+		return;
+	if (type == ZOP_CREATESESSION && len < 20)
+		return;
+	z = leader_next_zxid(p->leader);
+	memset(&t, 0, sizeof(t));
+	t.hdr.client_id = session;
+	t.hdr.cxid = cxid;
+	t.hdr.zxid = z;
+	t.hdr.time = 1700000000000LL;
+	t.hdr.type = type;
+	if (type == ZOP_CREATESESSION)
+		t.timeout = be32_get(d + 16);
+	txn_encode(&t, &b);
+	txn_release(&t);
+	leader_propose(p->leader, z, b.p, b.len);
+	leader_logged(p->leader, z);
+	buf_release(&b);
+	printf("session %s 0x%" PRIx64 "\n", type == ZOP_CREATESESSION ? "created" : "closed",
+	       (uint64_t)session);
+	fflush(stdout);
+}
+
+static void lalloc(uv_handle_t *hd, size_t hint, uv_buf_t *ub)
+{
+	static char b[65536];
+
+	(void)hd;
+	(void)hint;
+	*ub = uv_buf_init(b, sizeof(b));
+}
+
+static void lread(uv_stream_t *s, ssize_t n, const uv_buf_t *ub)
+{
+	struct lconn_h *h = s->data;
+
+	if (n < 0) {
+		leader_disconnected(h->p->leader, h->id);
+		if (h->open) {
+			h->open = 0;
+			uv_close((uv_handle_t *)&h->tcp, lconn_closed);
+		}
+		return;
+	}
+	leader_input(h->p->leader, h->id, (const uint8_t *)ub->base, (size_t)n);
+	/* Our "log" is durable by the time the next packet is read. */
+	if (h->p->nproposed)
+		leader_logged(h->p->leader, h->p->nproposed);
+}
+
+static void laccept(uv_stream_t *srv, int status)
+{
+	struct peer *p = srv->data;
+	struct lconn_h *h;
+
+	if (status < 0 || p->nlc == 64)
+		return;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return;
+	uv_tcp_init(p->loop, &h->tcp);
+	h->tcp.data = h;
+	h->p = p;
+	h->id = p->nlc;
+	if (uv_accept(srv, (uv_stream_t *)&h->tcp)) {
+		uv_close((uv_handle_t *)&h->tcp, NULL);
+		return;
+	}
+	h->open = 1;
+	p->lc[p->nlc++] = h;
+	uv_tcp_nodelay(&h->tcp, 1);
+	leader_connected(p->leader, h->id);
+	uv_read_start((uv_stream_t *)&h->tcp, lalloc, lread);
+}
+
+static void on_ping(uv_timer_t *t)
+{
+	struct peer *p = t->data;
+
+	leader_ping(p->leader);
+}
+
+/* SIGUSR1: ten creates. */
+static void on_propose(uv_signal_t *s, int signum)
+{
+	struct peer *p = s->data;
+	int i;
+
+	for (i = 0; i < 10 && leader_is_established(p->leader); i++) {
+		int64_t z = leader_next_zxid(p->leader);
+		struct zk_txn t;
+		struct zk_txn_op *o;
+		struct buf b = BUF_INIT;
+		char path[64], data[64];
+
+		memset(&t, 0, sizeof(t));
+		t.hdr.client_id = 0;
+		t.hdr.cxid = 0;
+		t.hdr.zxid = z;
+		t.hdr.time = 1700000000000LL;
+		t.hdr.type = ZOP_CREATE;
+		o = txn_add_op(&t);
+		snprintf(path, sizeof(path), "/zab%" PRId64, z & 0xffffffff);
+		snprintf(data, sizeof(data), "v%" PRId64, z & 0xffffffff);
+		o->type = ZOP_CREATE;
+		o->path = strdup(path);
+		o->data = (uint8_t *)strdup(data);
+		o->data_len = (int32_t)strlen(data);
+		o->acl.n = 1;
+		o->acl.v = calloc(1, sizeof(*o->acl.v));
+		o->acl.v[0].perms = ZPERM_ALL;
+		o->acl.v[0].id.scheme = strdup("world");
+		o->acl.v[0].id.id = strdup("anyone");
+		o->parent_cversion = -1;
+		txn_encode(&t, &b);
+		txn_release(&t);
+		leader_propose(p->leader, z, b.p, b.len);
+		buf_release(&b);
+	}
+	leader_logged(p->leader, p->nproposed);
+}
+
+static void start_leading(struct peer *p, int64_t last_zxid, int64_t epoch)
+{
+	static int64_t voters[ZK_MAX_SERVERS];
+	struct leader_io lio = { p, l_send, l_drop, l_epoch, l_stream, l_log, l_commit,
+				 l_established, l_request };
+	struct leader_cfg lc;
+	const struct zk_server_cfg *me = NULL;
+	struct sockaddr_in sa;
+	int i, nv = 0;
+
+	for (i = 0; i < p->cfg->nservers; i++) {
+		if (!p->cfg->servers[i].observer)
+			voters[nv++] = p->cfg->servers[i].id;
+		if (p->cfg->servers[i].id == p->myid)
+			me = &p->cfg->servers[i];
+	}
+	memset(&lc, 0, sizeof(lc));
+	lc.myid = p->myid;
+	lc.voters = voters;
+	lc.nvoters = nv;
+	lc.accepted_epoch = epoch;
+	lc.current_epoch = epoch;
+	lc.last_zxid = last_zxid;
+	lc.config = "";
+	p->tree = tree_new();
+	p->leader = leader_new(&lc, &lio);
+	if (!p->leader || !p->tree || !me || uv_ip4_addr(me->host, me->quorum_port, &sa)) {
+		fprintf(stderr, "fle_peer: cannot lead\n");
+		exit(1);
+	}
+	uv_tcp_init(p->loop, &p->qlisten);
+	p->qlisten.data = p;
+	if (uv_tcp_bind(&p->qlisten, (struct sockaddr *)&sa, 0) ||
+	    uv_listen((uv_stream_t *)&p->qlisten, 16, laccept)) {
+		fprintf(stderr, "fle_peer: cannot listen on the quorum port %d\n", me->quorum_port);
+		exit(1);
+	}
+	uv_timer_init(p->loop, &p->ping);
+	p->ping.data = p;
+	uv_timer_start(&p->ping, on_ping, (uint64_t)p->cfg->tick_time / 2,
+		       (uint64_t)p->cfg->tick_time / 2);
+	uv_signal_init(p->loop, &p->sigusr1);
+	p->sigusr1.data = p;
+	uv_signal_start(&p->sigusr1, on_propose, SIGUSR1);
+}
+
 int main(int argc, char **argv)
 {
 	static struct zk_config cfg;
@@ -132,6 +433,9 @@ int main(int argc, char **argv)
 	char err[1024];
 	int64_t zxid = argc > 2 ? (int64_t)strtoull(argv[2], NULL, 16) : 0;
 	int64_t epoch = argc > 3 ? strtoll(argv[3], NULL, 10) : 0;
+
+	start_zxid = zxid;
+	start_epoch = epoch;
 	int i, nv = 0;
 
 	if (argc < 2) {
@@ -145,6 +449,8 @@ int main(int argc, char **argv)
 	memset(&p, 0, sizeof(p));
 	p.loop = uv_default_loop();
 	p.myid = cfg.myid;
+	p.cfg = &cfg;
+	p.lead = argc > 4 && !strcmp(argv[4], "lead");
 	for (i = 0; i < cfg.nservers; i++) {
 		peers[i].sid = cfg.servers[i].id;
 		peers[i].host = cfg.servers[i].host;

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# timeout: 150
+# Apache ZooKeeper 3.8 servers follow our leader: ours (server 3, through the test driver
+# tests/integration/fle_peer.c in "lead" mode: ensemble/election.c, qcnx.c and leader.c)
+# wins the election against two Apache servers, they sync with it on its quorum port, log
+# and ACK its proposals, apply its commits, and their clients (sessions forwarded to our
+# leader) read what it wrote. A follower that restarts rejoins and syncs by DIFF. A
+# commit needs a quorum: with both Apache servers down nothing commits. (Our leader does
+# not yet step down when it loses its quorum, nor lead again after a restart.)
+. "$(dirname "$0")/lib.sh"
+base=21440	# quorum ports base+1.., election ports base+11.., client ports base+21..
+have_ours || finish
+cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -I"$TOP/common" -I"$TOP/ensemble" -o "$IT_TMP/fle_peer" \
+	"$IT_DIR/fle_peer.c" "$TOP/build/libensemble.a" "$TOP/build/libzkcommon.a" \
+	-luv -lcrypto -lz -lpthread || { fail "build fle_peer"; finish; }
+
+cfg() {
+	quorum_cfg "$IT_TMP/s$1" "$1" $((base + 20 + $1)) \
+		"server.1=127.0.0.1:$((base + 1)):$((base + 11))" \
+		"server.2=127.0.0.1:$((base + 2)):$((base + 12))" \
+		"server.3=127.0.0.1:$((base + 3)):$((base + 13))"
+}
+
+apache() {
+	local dir=$IT_TMP/s$1
+	[ -f "$dir/zoo.cfg" ] || cfg "$1"
+	(cd "$dir" && exec java -cp "$ZK_CLASSPATH" org.apache.zookeeper.server.quorum.QuorumPeerMain \
+		"$dir/zoo.cfg") > "$dir/server.log" 2>&1 &
+	echo $! > "$dir/pid"
+	IT_PIDS+=($!)
+}
+
+stop_apache() { kill -TERM "$(cat "$IT_TMP/s$1/pid")" 2>/dev/null; wait "$(cat "$IT_TMP/s$1/pid")" 2>/dev/null; }
+mode() { fourlw $((base + 20 + $1)) srvr | sed -n 's/^Mode: //p'; }
+zxid() { fourlw $((base + 20 + $1)) srvr | sed -n 's/^Zxid: //p'; }
+commits() { grep -c '^commit' "$IT_TMP/s3/out"; }
+
+# waitfor SECS COMMAND...: polls COMMAND every 0.1 s.
+waitfor() {
+	local n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+cfg 3
+"$IT_TMP/fle_peer" "$IT_TMP/s3/zoo.cfg" 0 0 lead > "$IT_TMP/s3/out" 2> "$IT_TMP/s3/err" &
+lpid=$!
+IT_PIDS+=($lpid)
+apache 1
+apache 2
+if waitfor 30 grep -q '^established epoch 1' "$IT_TMP/s3/out"; then
+	pass "ours won the election and established epoch 1"
+else
+	fail "ours did not establish: $(tr '\n' ';' < "$IT_TMP/s3/out") $(tail -2 "$IT_TMP/s3/err")"
+	finish
+fi
+following() { [ "$(mode 1)" = follower ] && [ "$(mode 2)" = follower ]; }
+waitfor 30 following && pass "both Apache servers follow our leader" ||
+	fail "Apache modes: '$(mode 1)', '$(mode 2)'"
+
+# zab_read PORT N: through an Apache follower, /zab1../zabN exist with data v<i> and czxid
+# 0x1_0000_0000 + i (our proposals, in order).
+zab_read() {
+	timeout 60 "$KAZOO_PY" -c "
+import sys
+from kazoo.client import KazooClient
+zk = KazooClient(hosts='127.0.0.1:$1', timeout=5)
+zk.start(timeout=20)
+n = 0
+for c in zk.get_children('/'):
+    if c.startswith('zab'):
+        d, st = zk.get('/' + c)
+        i = int(c[3:])
+        assert d == b'v%d' % i, (c, d)
+        assert st.czxid == (1 << 32) + i, (c, hex(st.czxid))
+        n += 1
+zk.stop()
+print(n)
+"
+}
+
+at_least() { [ "$(commits)" -ge "$1" ]; }
+zxids_are() { [ "$(zxid 1)" = "$1" ] && [ "$(zxid 2)" = "$1" ]; }
+
+kill -USR1 $lpid
+waitfor 20 at_least 10 && pass "10 proposals committed (quorum of ACKs)" ||
+	fail "only $(commits) commits"
+waitfor 20 zxids_are 0x10000000a && pass "both followers applied them: zxid 0x10000000a" ||
+	fail "follower zxids '$(zxid 1)', '$(zxid 2)'"
+for i in 1 2; do
+	n=$(zab_read $((base + 20 + i)) 2>"$IT_TMP/read$i.err")
+	[ "$n" = 10 ] && pass "a client of Apache server $i reads our 10 znodes (session through our leader)" ||
+		fail "client of server $i read '$n': $(tail -2 "$IT_TMP/read$i.err")"
+done
+
+# One Apache follower down: the leader and the other are still a quorum.
+stop_apache 1
+before=$(commits)
+kill -USR1 $lpid
+waitfor 20 at_least $((before + 10)) && pass "with one follower down, 10 more commit" ||
+	fail "commits stuck at $(commits) with one follower"
+
+# It comes back: it finds our leader through the others' election answers, syncs (a DIFF
+# from the committed log) and its clients read everything.
+apache 1
+waitfor 40 following && pass "Apache server 1 rejoined as a follower of ours" ||
+	fail "server 1 says '$(mode 1)'"
+n=$(zab_read $((base + 21)) 2>"$IT_TMP/read1b.err")
+[ "$n" = 20 ] && pass "a client of the rejoined server reads all 20 znodes" ||
+	fail "rejoined server: read '$n': $(tail -2 "$IT_TMP/read1b.err")"
+
+# Both down: no quorum, nothing commits.
+stop_apache 1
+stop_apache 2
+before=$(commits)
+kill -USR1 $lpid
+sleep 2
+[ "$(commits)" = "$before" ] && pass "with both followers down, nothing commits" ||
+	fail "$(( $(commits) - before )) commits without a quorum"
+kill -0 $lpid 2>/dev/null && pass "our leader is still up" || fail "our leader exited"
+finish

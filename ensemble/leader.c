@@ -31,6 +31,7 @@ struct lconn {
 	int64_t accepted_epoch;
 	int32_t peer_epoch;	/* from ACKEPOCH: -1 if it had accepted this epoch */
 	int64_t peer_zxid;
+	int64_t heard_ms;	/* when its last packet arrived */
 	struct buf in;
 };
 
@@ -60,6 +61,9 @@ struct leader {
 	struct prop *done;	/* the last committed, oldest first */
 	int ndone, capdone;
 	struct buf tmp;
+	int64_t now_ms, started_ms;
+	int have_time;
+	int lost;
 };
 
 /* ---- helpers ------------------------------------------------------------------------ */
@@ -474,6 +478,7 @@ void leader_connected(struct leader *l, int conn)
 	memset(&v[l->nconns], 0, sizeof(v[0]));
 	v[l->nconns].id = conn;
 	v[l->nconns].vi = -1;
+	v[l->nconns].heard_ms = l->now_ms;
 	l->nconns++;
 }
 
@@ -482,7 +487,7 @@ void leader_input(struct leader *l, int conn, const uint8_t *p, size_t len)
 	struct lconn *c = conn_of(l, conn);
 	size_t off = 0;
 
-	if (!c)
+	if (!c || l->lost)
 		return;
 	buf_put(&c->in, p, len);
 	while (c->st != CS_GONE && off < c->in.len) {
@@ -496,7 +501,10 @@ void leader_input(struct leader *l, int conn, const uint8_t *p, size_t len)
 		if (n == 0)
 			break;
 		off += (size_t)n;
+		c->heard_ms = l->now_ms;
 		on_packet(l, c, &q);
+		if (l->lost)
+			return;
 		c = conn_of(l, conn);	/* on_packet may have grown or dropped connections */
 		if (!c)
 			return;
@@ -527,7 +535,7 @@ int leader_propose(struct leader *l, int64_t zxid, const uint8_t *txn, size_t le
 	struct prop *p;
 	int i;
 
-	if (l->phase != LP_BROADCAST || zxid != l->last_proposed + 1)
+	if (l->lost || l->phase != LP_BROADCAST || zxid != l->last_proposed + 1)
 		return -1;
 	if (l->nout == l->capout) {
 		int cap = l->capout ? l->capout * 2 : 64;
@@ -567,10 +575,60 @@ void leader_logged(struct leader *l, int64_t zxid)
 	try_commit(l);
 }
 
+void leader_tick(struct leader *l, int64_t now_ms)
+{
+	uint8_t seen[256];
+	int i, n = 0;
+
+	if (l->lost)
+		return;
+	l->now_ms = now_ms;
+	if (!l->have_time) {
+		l->have_time = 1;
+		l->started_ms = now_ms;
+		for (i = 0; i < l->nconns; i++)
+			l->conns[i].heard_ms = now_ms;
+		return;
+	}
+	if (l->phase != LP_BROADCAST) {
+		if (l->cfg.init_ms > 0 && now_ms - l->started_ms > l->cfg.init_ms) {
+			l->lost = 1;
+			if (l->io.lost)
+				l->io.lost(l->io.ctx, "no quorum established within initLimit");
+		}
+		return;
+	}
+	if (l->cfg.sync_ms <= 0)
+		return;
+	/* Apache's "Not sufficient followers synced": the voters heard from lately, us
+	 * included, must still be a quorum. */
+	memset(seen, 0, sizeof(seen));
+	if (l->self_vi >= 0) {
+		seen[l->self_vi] = 1;
+		n++;
+	}
+	for (i = 0; i < l->nconns; i++) {
+		const struct lconn *c = &l->conns[i];
+
+		if (c->st < CS_NEWLEADER_ACKED || c->st == CS_GONE || c->vi < 0 || seen[c->vi] ||
+		    now_ms - c->heard_ms > l->cfg.sync_ms)
+			continue;
+		seen[c->vi] = 1;
+		n++;
+	}
+	if (n <= l->cfg.nvoters / 2) {
+		l->lost = 1;
+		if (l->io.lost)
+			l->io.lost(l->io.ctx, "not sufficient followers synced, only synced with sids");
+	}
+}
+
 void leader_ping(struct leader *l)
 {
 	int i;
 
+	if (l->lost)
+		return;
 	for (i = 0; i < l->nconns; i++)
 		if (l->conns[i].st == CS_BROADCAST)
 			send_pkt(l, &l->conns[i], QP_PING, l->last_proposed, NULL, -1);

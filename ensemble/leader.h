@@ -34,6 +34,9 @@ struct leader_cfg {
 	int64_t last_zxid;		/* the leader's last logged (and committed) zxid */
 	const char *config;		/* membership text for NEWLEADER */
 	int32_t max_data;		/* jute.maxbuffer + 1024 */
+	int64_t init_ms;		/* initLimit * tickTime: to get established (0: none) */
+	int64_t sync_ms;		/* syncLimit * tickTime: a learner silent this long does
+					 * not count for the quorum (0: never checked) */
 };
 
 struct leader_io {
@@ -57,6 +60,9 @@ struct leader_io {
 	 * then the request's body): the owner turns it into a txn and proposes it. May be
 	 * NULL (requests are then ignored). */
 	void (*request)(void *ctx, int conn, const uint8_t *data, size_t len);
+	/* Leadership is over (no quorum established within init_ms, or fewer than a quorum of
+	 * voters heard from within sync_ms): go back to looking. Nothing is called after it. */
+	void (*lost)(void *ctx, const char *why);
 };
 
 struct leader;
@@ -79,6 +85,9 @@ void leader_logged(struct leader *l, int64_t zxid);
  * tickTime/2, as Apache's leader does (a learner that hears nothing for syncLimit ticks
  * gives up on its leader). */
 void leader_ping(struct leader *l);
+/* The time, in ms on any monotonic clock (also pass it before the first input): checks
+ * init_ms and sync_ms. Call it with every ping. */
+void leader_tick(struct leader *l, int64_t now_ms);
 
 int leader_is_established(const struct leader *l);
 int64_t leader_epoch(const struct leader *l);

@@ -14,7 +14,8 @@
  *   pings every tickTime/2, turns the sessions the followers forward (createSession,
  *   closeSession) into txns so that their clients can connect, and on SIGUSR1 proposes
  *   10 creates (/zab<i>, data "v<i>"), printing "commit 0x..." as each commits. Its own
- *   log is memory (durable at once): a protocol test, not a server.
+ *   log is memory (durable at once): a protocol test, not a server. When it loses its
+ *   quorum it prints "lost leadership: ..." and exits (Apache would look again).
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -297,6 +298,7 @@ static void lread(uv_stream_t *s, ssize_t n, const uv_buf_t *ub)
 		}
 		return;
 	}
+	leader_tick(h->p->leader, (int64_t)uv_now(h->p->loop));
 	leader_input(h->p->leader, h->id, (const uint8_t *)ub->base, (size_t)n);
 	/* Our "log" is durable by the time the next packet is read. */
 	if (h->p->nproposed)
@@ -332,7 +334,16 @@ static void on_ping(uv_timer_t *t)
 {
 	struct peer *p = t->data;
 
+	leader_tick(p->leader, (int64_t)uv_now(p->loop));
 	leader_ping(p->leader);
+}
+
+/* Apache would go back to looking; this driver reports it and ends. */
+static void l_lost(void *ctx, const char *why)
+{
+	printf("lost leadership: %s\n", why);
+	fflush(stdout);
+	exit(0);
 }
 
 /* SIGUSR1: ten creates. */
@@ -379,7 +390,7 @@ static void start_leading(struct peer *p, int64_t last_zxid, int64_t epoch)
 {
 	static int64_t voters[ZK_MAX_SERVERS];
 	struct leader_io lio = { p, l_send, l_drop, l_epoch, l_stream, l_log, l_commit,
-				 l_established, l_request };
+				 l_established, l_request, l_lost };
 	struct leader_cfg lc;
 	const struct zk_server_cfg *me = NULL;
 	struct sockaddr_in sa;
@@ -399,8 +410,12 @@ static void start_leading(struct peer *p, int64_t last_zxid, int64_t epoch)
 	lc.current_epoch = epoch;
 	lc.last_zxid = last_zxid;
 	lc.config = "";
+	lc.init_ms = (int64_t)p->cfg->tick_time * p->cfg->init_limit;
+	lc.sync_ms = (int64_t)p->cfg->tick_time * p->cfg->sync_limit;
 	p->tree = tree_new();
 	p->leader = leader_new(&lc, &lio);
+	if (p->leader)
+		leader_tick(p->leader, (int64_t)uv_now(p->loop));
 	if (!p->leader || !p->tree || !me || uv_ip4_addr(me->host, me->quorum_port, &sa)) {
 		fprintf(stderr, "fle_peer: cannot lead\n");
 		exit(1);

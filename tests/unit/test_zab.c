@@ -46,6 +46,7 @@ struct sim {
 	int64_t leader_logged_to, leader_log_pending;
 	uint8_t durable[MAXTXN + 16][MAXN];	/* [txn index][node] logged durably */
 	int established;
+	int lost;
 	uint64_t seed;
 };
 
@@ -189,6 +190,11 @@ static void l_commit(void *ctx, int64_t zxid, const uint8_t *txn, size_t len)
 static void l_established(void *ctx, int64_t epoch)
 {
 	((struct sim *)ctx)->established = 1;
+}
+
+static void l_lost(void *ctx, const char *why)
+{
+	((struct sim *)ctx)->lost++;
 }
 
 /* ---- a learner's io ----------------------------------------------------------------- */
@@ -438,12 +444,13 @@ static void run_seed(uint64_t seed)
 		s->voters[i] = i + 1;
 	s->ltree = tree_new();
 	lio = (struct leader_io){ s, l_send, l_drop, l_epoch, l_stream, l_log, l_commit,
-				  l_established };
+				  l_established, NULL, l_lost };
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.myid = 1;
 	cfg.voters = s->voters;
 	cfg.nvoters = s->nvoters;
 	cfg.config = "version=0";
+	cfg.sync_ms = 2500;
 	s->leader = leader_new(&cfg, &lio);
 	assert_non_null(s->leader);
 	s->leader_logged_to = s->leader_log_pending = 0;
@@ -498,6 +505,34 @@ static void run_seed(uint64_t seed)
 				 (unsigned long long)n->applied,
 				 (unsigned long long)leader_last_committed(s->leader));
 	}
+	/* The clock: everyone was just heard from; then a learner is silent past syncLimit.
+	 * With a quorum still heard (3 voters: the leader and one follower) leadership holds;
+	 * with every follower silent it is lost, once. */
+	leader_tick(s->leader, 1000000);
+	for (i = 1; i < s->n; i++) {
+		struct buf b = BUF_INIT;
+
+		qpkt_encode(&b, QP_PING, 0, "", 0);
+		leader_input(s->leader, i * 1000 + s->nodes[i]->gen, b.p, b.len);
+		buf_release(&b);
+	}
+	leader_tick(s->leader, 1001000);
+	assert_int_equal(s->lost, 0);
+	{
+		struct buf b = BUF_INIT;
+
+		/* Only followers 1 .. nvoters/2 speak again: with the leader, a bare quorum. */
+		qpkt_encode(&b, QP_PING, 0, "", 0);
+		for (i = 1; i <= s->nvoters / 2; i++)
+			leader_input(s->leader, i * 1000 + s->nodes[i]->gen, b.p, b.len);
+		buf_release(&b);
+	}
+	leader_tick(s->leader, 1003000);	/* the others silent for 3 s > 2.5 s */
+	assert_int_equal(s->lost, 0);
+	leader_tick(s->leader, 1006000);	/* everyone silent */
+	assert_int_equal(s->lost, 1);
+	leader_tick(s->leader, 1007000);
+	assert_int_equal(s->lost, 1);
 	for (i = 1; i < s->n; i++) {
 		learner_free(s->nodes[i]->l);
 		tree_free(s->nodes[i]->tree);

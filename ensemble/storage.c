@@ -279,6 +279,9 @@ static struct storage_exec *uv_exec_new(uv_loop_t *loop)
  */
 #define SNAP_BUSY_BPS ((int64_t)32 << 20)
 #define LOG_BUSY_NS ((int64_t)20 * 1000 * 1000)
+/* The first SNAP_BURST bytes go unpaced: a small snapshot costs the disk a few ms once, and
+ * pacing it would only make the next one due find it still running (and skip). */
+#define SNAP_BURST ((size_t)4 << 20)
 
 struct snap_job {
 	struct storage_job base;
@@ -287,6 +290,7 @@ struct snap_job {
 	/* st->log_flush_ns: st outlives a running snapshot job (close waits for it). */
 	const _Atomic int64_t *log_flush_ns;
 	int64_t next_ns;		/* pacing: the earliest time for the next piece */
+	size_t written;			/* bytes handed to the pacer so far */
 	int64_t paced_ns;		/* time spent giving way to the log */
 	char dir[PATH_LEN];
 	char name[64], tmpname[80];
@@ -301,7 +305,8 @@ static void snap_pace(void *ctx, size_t piece)
 	struct snap_job *j = ctx;
 	int64_t now = storage_now_ns();
 
-	if (now - atomic_load(j->log_flush_ns) > LOG_BUSY_NS) {
+	j->written += piece;
+	if (j->written <= SNAP_BURST || now - atomic_load(j->log_flush_ns) > LOG_BUSY_NS) {
 		j->next_ns = now;
 		return;
 	}

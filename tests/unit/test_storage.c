@@ -1220,9 +1220,9 @@ static void test_purge_then_load(void **state)
 }
 
 /*
- * Snapshots give way to a busy txn log: while log batches keep being synced, the snapshot
- * is written at SNAP_BUSY_BPS (32 MiB/s: 7.8 ms per 256 KiB piece); with the log idle it
- * goes at full speed. The hook plays the loop thread and the log writer, syncing one more
+ * Snapshots give way to a busy txn log: while log batches keep being synced, a snapshot
+ * past its first 4 MiB is written at SNAP_BUSY_BPS (32 MiB/s: 7.8 ms per 256 KiB piece);
+ * with the log idle it goes at full speed. The hook plays the loop thread and the log writer, syncing one more
  * txn just before each piece of the snapshot.
  */
 struct busy_log {
@@ -1250,12 +1250,12 @@ static void test_snapshot_paced(void **state)
 
 	fx_init(&f, 21);
 	fx_start(&f);
-	/* ~1.2 MB of snapshot: 5 pieces. */
+	/* ~6.4 MB of snapshot: 25 pieces, the first 16 (4 MiB) unpaced. */
 	for (z = 1; z <= 4000; z++) {
 		struct zk_txn t;
 
-		assert_int_equal(append_create(f.st, z, 250), 0);
-		mk_create(&t, z, 250);
+		assert_int_equal(append_create(f.st, z, 1500), 0);
+		mk_create(&t, z, 1500);
 		tree_apply(f.tree, &t, NULL, NULL, NULL);
 		txn_release(&t);
 	}
@@ -1268,10 +1268,10 @@ static void test_snapshot_paced(void **state)
 	pump_all(&f.x);
 	assert_int_equal(storage_snap_paced_ms(f.st), 0);
 
-	/* Log busy: each piece after the second waits 7.8 ms. */
+	/* Log busy: past the first 4 MiB, each piece waits 7.8 ms. */
 	b.f = &f;
 	b.next = 4001;
-	b.left = 8;
+	b.left = 40;
 	usleep(30 * 1000);
 	for (z = 4001; z <= 4010; z++) {
 		struct zk_txn t;

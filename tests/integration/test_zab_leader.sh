@@ -8,7 +8,7 @@
 # commit needs a quorum: with both Apache servers down nothing commits, and our leader
 # steps down within syncLimit ticks.
 . "$(dirname "$0")/lib.sh"
-base=21440	# quorum ports base+1.., election ports base+11.., client ports base+21..
+base=21460	# quorum ports base+1.., election ports base+11.., client ports base+21..
 have_ours || finish
 cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -I"$TOP/common" -I"$TOP/ensemble" -o "$IT_TMP/fle_peer" \
 	"$IT_DIR/fle_peer.c" "$TOP/build/libensemble.a" "$TOP/build/libzkcommon.a" \

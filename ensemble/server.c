@@ -16,14 +16,12 @@
 #define CONN_MAX_OUTPUT (4 << 20)
 #define SESSIONLESS_TIMEOUT_MS 10000
 
-static void conn_close(struct conn *c);
-static void conn_pump(struct conn *c);
 static void conn_mark_dirty(struct conn *c);
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *ub);
 static void conn_resume(struct conn *c);
 
-static int64_t wall_ms(void)
+int64_t wall_ms(void)
 {
 	struct timeval tv;
 
@@ -31,7 +29,7 @@ static int64_t wall_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static int64_t now_ms(struct zk_server *s)
+int64_t now_ms(struct zk_server *s)
 {
 	return (int64_t)uv_now(s->loop);
 }
@@ -39,7 +37,7 @@ static int64_t now_ms(struct zk_server *s)
 /* ---- output ------------------------------------------------------------------------ */
 
 /* Appends one reply frame (ReplyHeader + body) to a buffer. */
-static void put_reply(struct buf *b, const struct zk_resp *r)
+void put_reply(struct buf *b, const struct zk_resp *r)
 {
 	size_t off = zk_frame_begin(b);
 
@@ -47,7 +45,7 @@ static void put_reply(struct buf *b, const struct zk_resp *r)
 	zk_frame_end(b, off);
 }
 
-static void put_header_reply(struct buf *b, int32_t xid, int64_t zxid, int32_t err)
+void put_header_reply(struct buf *b, int32_t xid, int64_t zxid, int32_t err)
 {
 	struct zk_resp r;
 
@@ -281,7 +279,7 @@ static void deliver_cb(void *ctx, struct zk_watcher *w, int type, const char *pa
 	send_event(c, type, path);
 }
 
-static void tree_event_cb(void *ctx, int type, const char *path, const struct zk_acl_list *acl)
+void tree_event_cb(void *ctx, int type, const char *path, const struct zk_acl_list *acl)
 {
 	struct event_ctx ec = { ctx, acl };
 
@@ -299,7 +297,7 @@ static int32_t negotiate_timeout(const struct zk_config *cfg, int32_t want)
 	return want;
 }
 
-static void put_connect_resp(struct conn *c, struct buf *b, int32_t timeout, int64_t sid)
+void put_connect_resp(struct conn *c, struct buf *b, int32_t timeout, int64_t sid)
 {
 	struct zk_connect_resp r;
 	size_t off;
@@ -317,7 +315,7 @@ static void put_connect_resp(struct conn *c, struct buf *b, int32_t timeout, int
 }
 
 /* Closes every connection bound to sid except keep. */
-static void close_session_conns(struct zk_server *s, int64_t sid, struct conn *keep)
+void close_session_conns(struct zk_server *s, int64_t sid, struct conn *keep)
 {
 	struct conn *c, *next;
 
@@ -326,253 +324,6 @@ static void close_session_conns(struct zk_server *s, int64_t sid, struct conn *k
 		if (c != keep && c->session_id == sid && c->state != CONN_CLOSING)
 			conn_close(c);
 	}
-}
-
-/* ---- the write path ------------------------------------------------------------------ */
-
-static void pending_free(struct pending *p)
-{
-	txn_release(&p->txn);
-	free(p);
-}
-
-/*
- * Hands a prepared txn to the log and the pending list. On failure the txn is released
- * and the zxid given back (nothing else was prepared after it in this call).
- */
-static int submit_txn(struct zk_server *s, struct pending *p)
-{
-	if (storage_append(s->storage, &p->txn) != 0) {
-		log_error("log append failed for zxid 0x%llx", (long long)p->txn.hdr.zxid);
-		prep_reset(s->prep);
-		s->zxid = p->txn.hdr.zxid - 1;
-		pending_free(p);
-		return ZSYSTEMERROR;
-	}
-	if (s->pend_tail)
-		s->pend_tail->next = p;
-	else
-		s->pend_head = p;
-	s->pend_tail = p;
-	return 0;
-}
-
-static struct pending *pending_new(struct conn *c, struct entry *e, int32_t type)
-{
-	struct pending *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return NULL;
-	p->conn = c;
-	p->entry = e;
-	p->req_type = type;
-	return p;
-}
-
-/* Server-made closeSession (expiry) and deleteContainer (reaping). */
-static void submit_close_session(struct zk_server *s, int64_t sid)
-{
-	struct pending *p = pending_new(NULL, NULL, ZOP_CLOSESESSION);
-
-	if (!p)
-		return;
-	sessions_set_closing(s->sessions, sid);
-	if (prep_close_session(s->prep, sid, 0, ++s->zxid, wall_ms(), &p->txn)) {
-		s->zxid--;
-		free(p);
-		return;
-	}
-	submit_txn(s, p);
-}
-
-static void submit_write(struct conn *c, struct entry *e)
-{
-	struct zk_server *s = c->srv;
-	struct pending *p;
-	int rc;
-
-	if (!sessions_exists(s->sessions, c->session_id)) {
-		put_header_reply(&e->out, e->req.xid, s->zxid, ZSESSIONEXPIRED);
-		e->state = E_DONE;
-		return;
-	}
-	p = pending_new(c, e, e->req.type);
-	if (!p)
-		goto fail;
-	if (e->req.type == ZOP_CLOSESESSION) {
-		sessions_set_closing(s->sessions, c->session_id);
-		rc = prep_close_session(s->prep, c->session_id, e->req.xid, ++s->zxid, wall_ms(),
-					&p->txn);
-	} else {
-		rc = prep_request(s->prep, &e->req, c->session_id, &c->ids, ++s->zxid, wall_ms(),
-				  &p->txn);
-	}
-	if (rc) {
-		s->zxid--;
-		free(p);
-		goto fail;
-	}
-	if (submit_txn(s, p))
-		goto fail;
-	e->state = E_WAIT;
-	return;
-fail:
-	/* The outcome is unknown to nobody but us: the write did not happen. Closing the
-	 * connection makes clients retry, as after a server crash. */
-	e->state = E_DONE;
-	e->close_after = 1;
-	c->close_when_flushed = 1;
-}
-
-/* Builds the client reply of an applied txn in its entry. */
-static void complete_pending(struct zk_server *s, struct pending *p, struct zk_resp *reply)
-{
-	struct conn *c = p->conn;
-	struct entry *e = p->entry;
-
-	if (!c || !e)
-		return;
-	if (p->txn.hdr.type == ZOP_CREATESESSION) {
-		c->session_id = p->txn.hdr.client_id;
-		c->watcher.session_id = c->session_id;
-		c->state = CONN_READY;
-		put_connect_resp(c, &e->out, c->timeout, c->session_id);
-		e->state = E_DONE;
-		return;
-	}
-	reply->xid = e->req.xid;
-	reply->zxid = p->txn.hdr.zxid;
-	if (reply->type != ZOP_MULTI && reply->err == 0)
-		reply->type = p->req_type;
-	if (p->req_type == ZOP_CLOSESESSION) {
-		reply->type = -999;
-		e->close_after = 1;
-	}
-	if (p->req_type == ZOP_CREATECONTAINER && reply->err == 0)
-		reply->type = ZOP_CREATECONTAINER;
-	put_reply(&e->out, reply);
-	c->last_zxid = p->txn.hdr.zxid;
-	e->state = E_DONE;
-}
-
-static void apply_pending(struct zk_server *s, struct pending *p)
-{
-	struct zk_resp reply;
-	const struct zk_txn *t = &p->txn;
-
-	memset(&reply, 0, sizeof(reply));
-	if (tree_apply(s->tree, t, &reply, tree_event_cb, s) != 0)
-		log_error("apply of zxid 0x%llx ran out of memory", (long long)t->hdr.zxid);
-	prep_applied(s->prep, t->hdr.zxid);
-	if ((t->hdr.zxid & 127) == 0) {
-		int32_t i = (s->digest_head + s->digest_n) % 1024;
-
-		s->digest_zxid[i] = t->hdr.zxid;
-		s->digest_val[i] = tree_digest(s->tree);
-		if (s->digest_n < 1024)
-			s->digest_n++;
-		else
-			s->digest_head = (s->digest_head + 1) % 1024;
-	}
-	if (t->hdr.type == ZOP_CREATESESSION) {
-		sessions_add(s->sessions, t->hdr.client_id, t->timeout, now_ms(s));
-	} else if (t->hdr.type == ZOP_CLOSESESSION) {
-		sessions_remove(s->sessions, t->hdr.client_id);
-		if (!p->conn)
-			close_session_conns(s, t->hdr.client_id, NULL);
-	}
-	complete_pending(s, p, &reply);
-	zk_resp_release(&reply);
-	if (p->conn) {
-		/* Reads queued behind this write run now, against the state it produced. */
-		conn_pump(p->conn);
-	}
-}
-
-static void take_snapshot(struct zk_server *s);
-
-static void durable_cb(void *ctx, int64_t durable_zxid, int status)
-{
-	struct zk_server *s = ctx;
-	struct pending *p;
-
-	while ((p = s->pend_head) && p->txn.hdr.zxid <= durable_zxid) {
-		s->pend_head = p->next;
-		if (!s->pend_head)
-			s->pend_tail = NULL;
-		apply_pending(s, p);
-		pending_free(p);
-	}
-	if (status < 0) {
-		/* Storage dropped everything after durable_zxid (disk full, I/O error): those
-		 * writes did not happen. Their clients get SYSTEMERROR (Apache would have shut
-		 * down instead); session txns close their connection so the client retries. The
-		 * zxids are handed out again. */
-		log_error("txn log write failed: failing %lld writes after zxid 0x%llx",
-			  (long long)(s->zxid - durable_zxid), (long long)durable_zxid);
-		struct pending *failed = s->pend_head;
-
-		prep_reset(s->prep);
-		s->zxid = tree_last_zxid(s->tree);
-		/* Detach first: replies below may let connections submit new writes. */
-		s->pend_head = s->pend_tail = NULL;
-		while ((p = failed)) {
-			struct conn *c = p->conn;
-
-			failed = p->next;
-			if (p->txn.hdr.type == ZOP_CLOSESESSION && c) {
-				/* The session lives on; its owner may close it again. */
-				sessions_add(s->sessions, p->txn.hdr.client_id, c->timeout, now_ms(s));
-			}
-			if (c && p->entry && p->txn.hdr.type != ZOP_CREATESESSION &&
-			    p->txn.hdr.type != ZOP_CLOSESESSION) {
-				put_header_reply(&p->entry->out, p->entry->req.xid, s->zxid,
-						 ZSYSTEMERROR);
-				p->entry->state = E_DONE;
-				pending_free(p);
-				conn_pump(c);
-				continue;
-			}
-			if (c)
-				conn_close(c);
-			pending_free(p);
-		}
-	}
-	if (storage_snapshot_due(s->storage))
-		take_snapshot(s);
-}
-
-struct snap_sessions {
-	struct storage_session *v;
-	int32_t n, cap;
-};
-
-static void collect_session(void *ctx, int64_t id, int32_t timeout)
-{
-	struct snap_sessions *ss = ctx;
-
-	if (ss->n == ss->cap) {
-		int32_t cap = ss->cap ? ss->cap * 2 : 64;
-		struct storage_session *v = realloc(ss->v, sizeof(*v) * (size_t)cap);
-
-		if (!v)
-			return;
-		ss->v = v;
-		ss->cap = cap;
-	}
-	ss->v[ss->n].id = id;
-	ss->v[ss->n].timeout = timeout;
-	ss->n++;
-}
-
-static void take_snapshot(struct zk_server *s)
-{
-	struct snap_sessions ss = { NULL, 0, 0 };
-
-	sessions_foreach(s->sessions, collect_session, &ss);
-	if (storage_snapshot(s->storage, s->tree, ss.v, ss.n) != 0)
-		log_warn("snapshot at zxid 0x%llx failed", (long long)tree_last_zxid(s->tree));
-	free(ss.v);
 }
 
 /* ---- reads and session-local requests --------------------------------------------------- */
@@ -909,7 +660,7 @@ static int do_connect(struct conn *c, struct entry *e)
  * runs only when no earlier request of the connection is still waiting for its txn, which
  * is what gives read-your-writes and FIFO order within a session.
  */
-static void conn_pump(struct conn *c)
+void conn_pump(struct conn *c)
 {
 	struct entry *e;
 	int blocked = 0;
@@ -1171,7 +922,7 @@ static void conn_close_cb(uv_handle_t *h)
 		s->stop_done(s->stop_ctx);
 }
 
-static void conn_close(struct conn *c)
+void conn_close(struct conn *c)
 {
 	struct zk_server *s = c->srv;
 	struct pending *p;

@@ -131,6 +131,28 @@ struct zk_server {
 };
 
 /* fourlw.c */
+/* server.c, shared with server_write.c. */
+int64_t wall_ms(void);
+int64_t now_ms(struct zk_server *s);
+void put_reply(struct buf *b, const struct zk_resp *r);
+void put_header_reply(struct buf *b, int32_t xid, int64_t zxid, int32_t err);
+void close_session_conns(struct zk_server *s, int64_t sid, struct conn *keep);
+void put_connect_resp(struct conn *c, struct buf *b, int32_t timeout, int64_t sid);
+void tree_event_cb(void *ctx, int type, const char *path, const struct zk_acl_list *acl);
+/* Runs what can run of a connection's queued requests, in order. */
+void conn_pump(struct conn *c);
+void conn_close(struct conn *c);
+
+/* server_write.c: txns from requests and session events, the log, apply, reply. */
+struct pending *pending_new(struct conn *c, struct entry *e, int32_t type);
+void pending_free(struct pending *p);
+int submit_txn(struct zk_server *s, struct pending *p);
+void submit_write(struct conn *c, struct entry *e);
+void submit_close_session(struct zk_server *s, int64_t sid);
+/* storage's on_durable: applies and answers everything up to durable_zxid. */
+void durable_cb(void *ctx, int64_t durable_zxid, int status);
+void take_snapshot(struct zk_server *s);
+
 int fourlw_is_word(const uint8_t *p4);
 void fourlw_run(struct zk_server *s, struct conn *c, const char *word, const uint8_t *extra,
 		size_t extra_len, struct buf *out);

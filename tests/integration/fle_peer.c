@@ -29,7 +29,9 @@
 #include "election.h"
 #include "log.h"
 #include "datatree.h"
+#include "epochs.h"
 #include "leader.h"
+#include "vfs.h"
 #include "qcnx.h"
 #include "txn.h"
 #include "zkproto.h"
@@ -197,8 +199,17 @@ static void l_drop(void *ctx, int conn, const char *why)
 	}
 }
 
+/* Persisted as Apache does, in <dataDir>/version-2 (ensemble/epochs.c). */
 static void l_epoch(void *ctx, int which, int64_t e)
 {
+	struct peer *p = ctx;
+	char dir[4200], err[512];
+
+	snprintf(dir, sizeof(dir), "%s/version-2", p->cfg->data_dir);
+	if (vfs_mkdirs(vfs_posix(), dir, NULL, 0) ||
+	    epochs_write(vfs_posix(), dir, which ? EPOCHS_CURRENT : EPOCHS_ACCEPTED, e, err,
+			 sizeof(err)))
+		fprintf(stderr, "fle_peer: cannot persist the epoch: %s\n", err);
 	printf("%s epoch %" PRId64 "\n", which ? "current" : "accepted", e);
 	fflush(stdout);
 }

@@ -62,6 +62,18 @@ fi
 following() { [ "$(mode 1)" = follower ] && [ "$(mode 2)" = follower ]; }
 waitfor 30 following && pass "both Apache servers follow our leader" ||
 	fail "Apache modes: '$(mode 1)', '$(mode 2)'"
+# The epoch files: ours (ensemble/epochs.c) and the Apache followers' hold the same bytes.
+same_epochs() {
+	local f i
+	for f in acceptedEpoch currentEpoch; do
+		for i in 1 2; do
+			cmp -s "$IT_TMP/s3/data/version-2/$f" "$IT_TMP/s$i/data/version-2/$f" || return 1
+		done
+	done
+	[ "$(cat "$IT_TMP/s3/data/version-2/currentEpoch")" = 1 ]
+}
+waitfor 10 same_epochs && pass "acceptedEpoch and currentEpoch: ours and Apache's are byte for byte \"1\"" ||
+	fail "epoch files differ: $(head -c 20 "$IT_TMP"/s*/data/version-2/*Epoch | tr '\n' ' ')"
 
 # zab_read PORT N: through an Apache follower, /zab1../zabN exist with data v<i> and czxid
 # 0x1_0000_0000 + i (our proposals, in order).

@@ -70,6 +70,8 @@ struct learner {
 	int nunacked, capunacked;
 	int64_t logged;		/* highest zxid reported durable */
 	int64_t last_logged;	/* highest zxid passed to log() */
+	int64_t now_ms, started_ms, heard_ms;
+	int have_time;
 };
 
 /* ---- helpers ------------------------------------------------------------------------ */
@@ -535,6 +537,7 @@ int learner_input(struct learner *l, const uint8_t *p, size_t len)
 
 	if (l->phase == PH_FAILED)
 		return -1;
+	l->heard_ms = l->now_ms;
 	buf_put(&l->in, p, len);
 	if (l->in.oom) {
 		fail(l, "out of memory");
@@ -623,6 +626,24 @@ void learner_logged(struct learner *l, int64_t zxid)
 		memmove(l->unacked, l->unacked + n,
 			sizeof(*l->unacked) * (size_t)(l->nunacked - n));
 	l->nunacked -= n;
+}
+
+void learner_tick(struct learner *l, int64_t now_ms)
+{
+	if (l->phase == PH_FAILED)
+		return;
+	l->now_ms = now_ms;
+	if (!l->have_time) {
+		l->have_time = 1;
+		l->started_ms = l->heard_ms = now_ms;
+		return;
+	}
+	if (l->phase != PH_BROADCAST) {
+		if (l->cfg.init_ms > 0 && now_ms - l->started_ms > l->cfg.init_ms)
+			fail(l, "not synced with the leader within initLimit");
+	} else if (l->cfg.sync_ms > 0 && now_ms - l->heard_ms > l->cfg.sync_ms) {
+		fail(l, "nothing from the leader within syncLimit");
+	}
 }
 
 const char *learner_phase(const struct learner *l)

@@ -35,6 +35,8 @@ struct learner_cfg {
 	int64_t last_zxid;		/* last logged */
 	int64_t config_version;
 	int32_t max_data;		/* jute.maxbuffer + 1024 */
+	int64_t init_ms;		/* initLimit * tickTime: to be synced (0: none) */
+	int64_t sync_ms;		/* syncLimit * tickTime: silence from the leader (0: none) */
 };
 
 struct learner_io {
@@ -72,6 +74,10 @@ void learner_start(struct learner *l);
 int learner_input(struct learner *l, const uint8_t *p, size_t len);
 /* Every txn passed to log() up to zxid is durable. */
 void learner_logged(struct learner *l, int64_t zxid);
+/* The time in ms on any monotonic clock; call it before learner_start and with every
+ * input. Not synced within init_ms, or nothing from the leader for sync_ms once synced
+ * (Apache's socket read timeouts): failed(). */
+void learner_tick(struct learner *l, int64_t now_ms);
 
 /* For 4lw and tests: "discovery", "sync", "broadcast", "failed". */
 const char *learner_phase(const struct learner *l);

@@ -356,6 +356,69 @@ static void test_bad_input(void **state)
 	}
 }
 
+/* initLimit before the sync is done, syncLimit of silence after it. */
+static void test_timeouts(void **state)
+{
+	struct rec r;
+	uint8_t proto[4];
+
+	setup(&r, 1, 0, 0);
+	learner_free(r.l);
+	{
+		struct learner_io io = { &r, io_send, io_epoch, io_snapshot, io_persist,
+					 io_truncate, io_log, io_apply, io_synced, io_failed };
+		struct learner_cfg cfg;
+
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.myid = 4;
+		cfg.observer = 1;
+		cfg.init_ms = 5000;
+		cfg.sync_ms = 2500;
+		r.l = learner_new(&cfg, &io);
+		learner_tick(r.l, 100000);
+		learner_start(r.l);
+	}
+	be32_put(proto, QP_PROTOCOL_VERSION);
+	learner_tick(r.l, 103000);
+	leader(&r, QP_LEADERINFO, 0x100000000LL, proto, 4);
+	learner_tick(r.l, 104000);
+	leader(&r, QP_DIFF, 0, NULL, -1);
+	leader(&r, QP_NEWLEADER, 0x100000000LL, NULL, -1);
+	leader(&r, QP_UPTODATE, -1, NULL, -1);
+	assert_int_equal(r.failed, 0);
+	/* Synced at 104 s; pings keep it alive, silence past 2.5 s ends it. */
+	learner_tick(r.l, 106000);
+	leader(&r, QP_PING, 0, NULL, -1);
+	learner_tick(r.l, 108400);
+	assert_int_equal(r.failed, 0);
+	learner_tick(r.l, 108600);
+	assert_int_equal(r.failed, 1);
+	assert_non_null(strstr(r.events, "syncLimit"));
+	done(&r);
+
+	/* Never synced: initLimit. */
+	setup(&r, 0, 0, 0);
+	learner_free(r.l);
+	{
+		struct learner_io io = { &r, io_send, io_epoch, io_snapshot, io_persist,
+					 io_truncate, io_log, io_apply, io_synced, io_failed };
+		struct learner_cfg cfg;
+
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.myid = 3;
+		cfg.init_ms = 5000;
+		r.l = learner_new(&cfg, &io);
+		learner_tick(r.l, 0);
+		learner_start(r.l);
+	}
+	learner_tick(r.l, 4999);
+	assert_int_equal(r.failed, 0);
+	learner_tick(r.l, 5001);
+	assert_int_equal(r.failed, 1);
+	assert_non_null(strstr(r.events, "initLimit"));
+	done(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_observer),
 		cmocka_unit_test(test_snap_stream),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_timeouts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

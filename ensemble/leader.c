@@ -400,7 +400,17 @@ static void on_packet(struct leader *l, struct lconn *c, const struct qpkt *q)
 			}
 			if (l->io.request)
 				l->io.request(l->io.ctx, c->id, q->data, (size_t)q->data_len);
-		} else if (q->type != QP_PING && q->type != QP_REVALIDATE) {
+		} else if (q->type == QP_REVALIDATE) {
+			if (!q->data || q->data_len < 12) {
+				drop(l, c, "a REVALIDATE too short");
+				return;
+			}
+			if (l->io.revalidate)
+				l->io.revalidate(l->io.ctx, c->id, be64_get(q->data),
+						 be32_get(q->data + 8));
+			else
+				leader_revalidated(l, c->id, be64_get(q->data), 0);
+		} else if (q->type != QP_PING) {
 			drop(l, c, "unexpected packet from a learner");
 		}
 		/* PING replies carry session touches: the server's business. */
@@ -559,6 +569,18 @@ int leader_propose(struct leader *l, int64_t zxid, const uint8_t *txn, size_t le
 	}
 	l->io.log(l->io.ctx, zxid, txn, len);
 	return 0;
+}
+
+void leader_revalidated(struct leader *l, int conn, int64_t session, int valid)
+{
+	struct lconn *c = conn_of(l, conn);
+	uint8_t d[9];
+
+	if (!c || l->lost)
+		return;
+	be64_put(d, session);
+	d[8] = valid ? 1 : 0;
+	send_pkt(l, c, QP_REVALIDATE, -1, d, 9);
 }
 
 void leader_logged(struct leader *l, int64_t zxid)

@@ -60,6 +60,10 @@ struct leader_io {
 	 * then the request's body): the owner turns it into a txn and proposes it. May be
 	 * NULL (requests are then ignored). */
 	void (*request)(void *ctx, int conn, const uint8_t *data, size_t len);
+	/* A learner asks whether a client's session may move to it (REVALIDATE: long
+	 * sessionId, int timeout): the owner answers with leader_revalidated(). May be NULL
+	 * (then every session is refused). */
+	void (*revalidate)(void *ctx, int conn, int64_t session, int32_t timeout);
 	/* Leadership is over (no quorum established within init_ms, or fewer than a quorum of
 	 * voters heard from within sync_ms): go back to looking. Nothing is called after it. */
 	void (*lost)(void *ctx, const char *why);
@@ -78,6 +82,8 @@ void leader_disconnected(struct leader *l, int conn);
  * in the txn log: TxnHeader with that zxid + record + digest). 0, or -1 if not leading. */
 int64_t leader_next_zxid(const struct leader *l);
 int leader_propose(struct leader *l, int64_t zxid, const uint8_t *txn, size_t len);
+/* The answer to a revalidate() question. */
+void leader_revalidated(struct leader *l, int conn, int64_t session, int valid);
 /* Our own log is durable up to zxid: our ACKs. */
 void leader_logged(struct leader *l, int64_t zxid);
 

@@ -62,6 +62,8 @@ struct peer {
 	struct lconn_h *lc[64];
 	int nlc;
 	int64_t nproposed;
+	int64_t sessions[256];	/* live sessions (committed createSession, no closeSession) */
+	int nsessions;
 };
 
 static void start_leading(struct peer *p, int64_t last_zxid, int64_t epoch);
@@ -239,6 +241,13 @@ static void l_commit(void *ctx, int64_t zxid, const uint8_t *txn, size_t len)
 	struct zk_resp r;
 
 	if (txn_decode(&t, txn, len) == 0) {
+		int i;
+
+		if (t.hdr.type == ZOP_CREATESESSION && p->nsessions < 256)
+			p->sessions[p->nsessions++] = t.hdr.client_id;
+		for (i = 0; t.hdr.type == ZOP_CLOSESESSION && i < p->nsessions; i++)
+			if (p->sessions[i] == t.hdr.client_id)
+				p->sessions[i] = p->sessions[--p->nsessions];
 		memset(&r, 0, sizeof(r));
 		tree_apply(p->tree, &t, &r, NULL, NULL);
 		zk_resp_release(&r);
@@ -286,6 +295,19 @@ static void l_request(void *ctx, int conn, const uint8_t *d, size_t len)
 	printf("session %s 0x%" PRIx64 "\n", type == ZOP_CREATESESSION ? "created" : "closed",
 	       (uint64_t)session);
 	fflush(stdout);
+}
+
+/* A client moving to another follower keeps its session if it is live here. */
+static void l_revalidate(void *ctx, int conn, int64_t session, int32_t timeout)
+{
+	struct peer *p = ctx;
+	int i, valid = 0;
+
+	for (i = 0; i < p->nsessions; i++)
+		valid |= p->sessions[i] == session;
+	printf("revalidate 0x%" PRIx64 ": %s\n", (uint64_t)session, valid ? "valid" : "invalid");
+	fflush(stdout);
+	leader_revalidated(p->leader, conn, session, valid);
 }
 
 static void lalloc(uv_handle_t *hd, size_t hint, uv_buf_t *ub)
@@ -400,8 +422,10 @@ static void on_propose(uv_signal_t *s, int signum)
 static void start_leading(struct peer *p, int64_t last_zxid, int64_t epoch)
 {
 	static int64_t voters[ZK_MAX_SERVERS];
-	struct leader_io lio = { p, l_send, l_drop, l_epoch, l_stream, l_log, l_commit,
-				 l_established, l_request, l_lost };
+	struct leader_io lio = { .ctx = p, .send = l_send, .drop = l_drop, .epoch = l_epoch,
+				 .snapshot_stream = l_stream, .log = l_log, .commit = l_commit,
+				 .established = l_established, .request = l_request,
+				 .revalidate = l_revalidate, .lost = l_lost };
 	struct leader_cfg lc;
 	const struct zk_server_cfg *me = NULL;
 	struct sockaddr_in sa;

@@ -110,8 +110,39 @@ for i in 1 2; do
 		fail "client of server $i read '$n': $(tail -2 "$IT_TMP/read$i.err")"
 done
 
+# A client of server 1 (hosts "1,2" in that order) keeps its session when server 1 goes:
+# server 2 asks our leader (REVALIDATE), which knows the session.
+"$KAZOO_PY" - $((base + 21)) $((base + 22)) "$IT_TMP/moved" > "$IT_TMP/move.out" 2>&1 <<'PY' &
+import os, sys, time
+from kazoo.client import KazooClient
+zk = KazooClient(hosts='127.0.0.1:%s,127.0.0.1:%s' % (sys.argv[1], sys.argv[2]),
+                 randomize_hosts=False, timeout=6)
+zk.start(timeout=20)
+sid = zk.client_id[0]
+print('session %x' % sid, flush=True)
+deadline = time.time() + 60
+while not os.path.exists(sys.argv[3]) and time.time() < deadline:
+    time.sleep(0.1)
+time.sleep(1)
+while time.time() < deadline:
+    try:
+        zk.get_children('/')
+        break
+    except Exception:
+        time.sleep(0.2)
+print('same session' if zk.client_id[0] == sid else 'new session %x' % zk.client_id[0], flush=True)
+zk.stop()
+PY
+mover=$!
+waitfor 20 grep -q '^session' "$IT_TMP/move.out" || fail "the moving client did not connect: $(cat "$IT_TMP/move.out")"
+
 # One Apache follower down: the leader and the other are still a quorum.
 stop_apache 1
+touch "$IT_TMP/moved"
+wait $mover
+grep -q '^same session' "$IT_TMP/move.out" && grep -q 'revalidate .*: valid' "$IT_TMP/s3/out" &&
+	pass "a client moved from server 1 to server 2 kept its session (revalidated by our leader)" ||
+	fail "the moving client: $(tr '\n' ';' < "$IT_TMP/move.out") leader: $(grep revalidate "$IT_TMP/s3/out" | tr '\n' ';')"
 before=$(commits)
 kill -USR1 $lpid
 waitfor 20 at_least $((before + 10)) && pass "with one follower down, 10 more commit" ||

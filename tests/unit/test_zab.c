@@ -443,8 +443,9 @@ static void run_seed(uint64_t seed)
 	for (i = 0; i < s->nvoters; i++)
 		s->voters[i] = i + 1;
 	s->ltree = tree_new();
-	lio = (struct leader_io){ s, l_send, l_drop, l_epoch, l_stream, l_log, l_commit,
-				  l_established, NULL, l_lost };
+	lio = (struct leader_io){ .ctx = s, .send = l_send, .drop = l_drop, .epoch = l_epoch,
+				  .snapshot_stream = l_stream, .log = l_log, .commit = l_commit,
+				  .established = l_established, .lost = l_lost };
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.myid = 1;
 	cfg.voters = s->voters;

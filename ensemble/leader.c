@@ -410,10 +410,15 @@ static void on_packet(struct leader *l, struct lconn *c, const struct qpkt *q)
 						 be32_get(q->data + 8));
 			else
 				leader_revalidated(l, c->id, be64_get(q->data), 0);
-		} else if (q->type != QP_PING) {
+		} else if (q->type == QP_PING) {
+			int32_t i;
+
+			/* (long sessionId, int timeout)* of the sessions its clients kept alive */
+			for (i = 0; q->data && i + 12 <= q->data_len && l->io.touch; i += 12)
+				l->io.touch(l->io.ctx, be64_get(q->data + i), be32_get(q->data + i + 8));
+		} else {
 			drop(l, c, "unexpected packet from a learner");
 		}
-		/* PING replies carry session touches: the server's business. */
 		return;
 	default:
 		drop(l, c, "a packet where none was expected");

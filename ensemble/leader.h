@@ -64,6 +64,9 @@ struct leader_io {
 	 * sessionId, int timeout): the owner answers with leader_revalidated(). May be NULL
 	 * (then every session is refused). */
 	void (*revalidate)(void *ctx, int conn, int64_t session, int32_t timeout);
+	/* A learner's PING reply touched a session of one of its clients (the owner's session
+	 * tracker resets its expiry). May be NULL. */
+	void (*touch)(void *ctx, int64_t session, int32_t timeout);
 	/* Leadership is over (no quorum established within init_ms, or fewer than a quorum of
 	 * voters heard from within sync_ms): go back to looking. Nothing is called after it. */
 	void (*lost)(void *ctx, const char *why);

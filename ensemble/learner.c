@@ -141,6 +141,17 @@ static void log_txn(struct learner *l, int64_t zxid, const uint8_t *txn, size_t 
 	l->io.log(l->io.ctx, zxid, txn, len);
 }
 
+/* PING back, with the sessions our clients kept alive since the last one. */
+static void ping_reply(struct learner *l, int64_t zxid)
+{
+	struct buf t = BUF_INIT;
+
+	if (l->io.touches)
+		l->io.touches(l->io.ctx, &t);
+	send_pkt(l, QP_PING, zxid, t.len ? t.p : (const uint8_t *)"", (int32_t)t.len);
+	buf_release(&t);
+}
+
 /* The learner's vote of confidence: ACK(newEpoch << 32). */
 static void ack_newleader(struct learner *l)
 {
@@ -446,7 +457,7 @@ static void on_sync(struct learner *l, const struct qpkt *q)
 			drop_oldest(l);
 		break;
 	case QP_PING:
-		send_pkt(l, QP_PING, q->zxid, "", 0);
+		ping_reply(l, q->zxid);
 		break;
 	default:
 		fail(l, "unexpected packet during the sync");
@@ -477,8 +488,7 @@ static void on_broadcast(struct learner *l, const struct qpkt *q)
 		l->io.apply(l->io.ctx, q->zxid, q->data, (size_t)q->data_len);
 		break;
 	case QP_PING:
-		/* The sessions this server saw since the last ping would go in the data. */
-		send_pkt(l, QP_PING, q->zxid, "", 0);
+		ping_reply(l, q->zxid);
 		break;
 	case QP_SYNC:
 	case QP_REVALIDATE:

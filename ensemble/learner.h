@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "datatree.h"
 #include "storage.h"
 
@@ -61,6 +62,10 @@ struct learner_io {
 	/* UPTODATE: serve clients from now on. */
 	void (*synced)(void *ctx, int64_t epoch);
 	void (*failed)(void *ctx, const char *why);
+	/* For the reply to the leader's PING: append (long sessionId, int timeout) for each
+	 * session of this server's clients active since the last ping, so that the leader
+	 * does not expire them. May be NULL (no sessions here). */
+	void (*touches)(void *ctx, struct buf *out);
 };
 
 struct learner;

@@ -297,6 +297,23 @@ static void l_request(void *ctx, int conn, const uint8_t *d, size_t len)
 	fflush(stdout);
 }
 
+/* Followers report their clients' sessions in PING replies; the first touch of each is
+ * printed (a server would reset the session's expiry). */
+static void l_touch(void *ctx, int64_t session, int32_t timeout)
+{
+	static int64_t seen[64];
+	static int nseen;
+	int i;
+
+	for (i = 0; i < nseen; i++)
+		if (seen[i] == session)
+			return;
+	if (nseen < 64)
+		seen[nseen++] = session;
+	printf("touch 0x%" PRIx64 " timeout %d\n", (uint64_t)session, timeout);
+	fflush(stdout);
+}
+
 /* A client moving to another follower keeps its session if it is live here. */
 static void l_revalidate(void *ctx, int conn, int64_t session, int32_t timeout)
 {
@@ -425,7 +442,7 @@ static void start_leading(struct peer *p, int64_t last_zxid, int64_t epoch)
 	struct leader_io lio = { .ctx = p, .send = l_send, .drop = l_drop, .epoch = l_epoch,
 				 .snapshot_stream = l_stream, .log = l_log, .commit = l_commit,
 				 .established = l_established, .request = l_request,
-				 .revalidate = l_revalidate, .lost = l_lost };
+				 .revalidate = l_revalidate, .touch = l_touch, .lost = l_lost };
 	struct leader_cfg lc;
 	const struct zk_server_cfg *me = NULL;
 	struct sockaddr_in sa;

@@ -135,6 +135,10 @@ zk.stop()
 PY
 mover=$!
 waitfor 20 grep -q '^session' "$IT_TMP/move.out" || fail "the moving client did not connect: $(cat "$IT_TMP/move.out")"
+msid=$(sed -n 's/^session //p' "$IT_TMP/move.out")
+waitfor 10 grep -q "^touch 0x$msid " "$IT_TMP/s3/out" &&
+	pass "the Apache follower reports the client's session in its PINGs to our leader" ||
+	fail "no touch of session $msid: $(grep '^touch' "$IT_TMP/s3/out" | tr '\n' ';')"
 
 # One Apache follower down: the leader and the other are still a quorum.
 stop_apache 1

@@ -47,6 +47,7 @@ struct sim {
 	uint8_t durable[MAXTXN + 16][MAXN];	/* [txn index][node] logged durably */
 	int established;
 	int lost;
+	int touched[MAXN];	/* sessions touched through each learner's PING replies */
 	uint64_t seed;
 };
 
@@ -192,6 +193,15 @@ static void l_established(void *ctx, int64_t epoch)
 	((struct sim *)ctx)->established = 1;
 }
 
+static void l_touch(void *ctx, int64_t session, int32_t timeout)
+{
+	struct sim *s = ctx;
+
+	assert_true(session >= 0x1000 && session < 0x1000 + MAXN);
+	assert_int_equal(timeout, 30000);
+	s->touched[session - 0x1000]++;
+}
+
 static void l_lost(void *ctx, const char *why)
 {
 	((struct sim *)ctx)->lost++;
@@ -269,6 +279,15 @@ static void n_synced(void *ctx, int64_t epoch)
 	((struct node *)ctx)->synced = 1;
 }
 
+/* Each learner has one client session, 0x1000 + its index. */
+static void n_touches(void *ctx, struct buf *out)
+{
+	struct node *n = ctx;
+
+	buf_put_long(out, 0x1000 + n->idx);
+	buf_put_int(out, 30000);
+}
+
 static void n_failed(void *ctx, const char *why)
 {
 	struct node *n = ctx;
@@ -281,7 +300,7 @@ static void n_failed(void *ctx, const char *why)
 static void node_connect(struct sim *s, struct node *n)
 {
 	struct learner_io io = { n, n_send, n_epoch, n_snapshot, n_persist, n_truncate,
-				 n_log, n_apply, n_synced, n_failed };
+				 n_log, n_apply, n_synced, n_failed, n_touches };
 	struct learner_cfg cfg;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -445,7 +464,7 @@ static void run_seed(uint64_t seed)
 	s->ltree = tree_new();
 	lio = (struct leader_io){ .ctx = s, .send = l_send, .drop = l_drop, .epoch = l_epoch,
 				  .snapshot_stream = l_stream, .log = l_log, .commit = l_commit,
-				  .established = l_established, .lost = l_lost };
+				  .established = l_established, .touch = l_touch, .lost = l_lost };
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.myid = 1;
 	cfg.voters = s->voters;
@@ -506,6 +525,14 @@ static void run_seed(uint64_t seed)
 				 (unsigned long long)n->applied,
 				 (unsigned long long)leader_last_committed(s->leader));
 	}
+	/* A round of pings: every learner answers with its session, and the leader hears it. */
+	leader_ping(s->leader);
+	for (steps = 0; steps < 200000; steps++)
+		if (!step(s, 0) && steps > 1000)
+			break;
+	for (i = 1; i < s->n; i++)
+		if (s->touched[i] < 1)
+			fail_msg("seed %llu: node %d's session was not touched", (unsigned long long)seed, i);
 	/* The clock: everyone was just heard from; then a learner is silent past syncLimit.
 	 * With a quorum still heard (3 voters: the leader and one follower) leadership holds;
 	 * with every follower silent it is lost, once. */

@@ -103,8 +103,11 @@ static void drop(struct leader *l, struct lconn *c, const char *why)
 	l->io.drop(l->io.ctx, c->id, why);
 }
 
-/* Do the voters with a connection in state >= min (plus the leader) make a quorum? */
-static int quorum_at(const struct leader *l, enum cstate min, int epoch_acks_only)
+/* Do the voters with a connection in state >= min (plus the leader) make a quorum?
+ * epoch_acks_only: an ACKEPOCH for an epoch it had (-1) does not count; heard_ms > 0: only
+ * learners heard from within that long count. */
+static int quorum_at(const struct leader *l, enum cstate min, int epoch_acks_only,
+		     int64_t heard_ms)
 {
 	uint8_t seen[256];
 	int i, n = 0;
@@ -120,7 +123,9 @@ static int quorum_at(const struct leader *l, enum cstate min, int epoch_acks_onl
 		if (c->st == CS_GONE || c->st < min || c->vi < 0 || seen[c->vi])
 			continue;
 		if (epoch_acks_only && c->peer_epoch == -1)
-			continue;	/* an ACKEPOCH for an epoch it had: not counted */
+			continue;
+		if (heard_ms > 0 && l->now_ms - c->heard_ms > heard_ms)
+			continue;
 		seen[c->vi] = 1;
 		n++;
 	}
@@ -345,7 +350,7 @@ static void on_packet(struct leader *l, struct lconn *c, const struct qpkt *q)
 			if (c->accepted_epoch > l->max_accepted)
 				l->max_accepted = c->accepted_epoch;
 			c->st = CS_INFO;
-			if (quorum_at(l, CS_INFO, 0))
+			if (quorum_at(l, CS_INFO, 0, 0))
 				fix_epoch(l);
 		} else {
 			be32_put(ver, QP_PROTOCOL_VERSION);
@@ -369,7 +374,7 @@ static void on_packet(struct leader *l, struct lconn *c, const struct qpkt *q)
 		}
 		c->st = CS_ACKED_EPOCH;
 		if (l->phase == LP_WAIT_ACKEPOCH) {
-			if (quorum_at(l, CS_ACKED_EPOCH, 1))
+			if (quorum_at(l, CS_ACKED_EPOCH, 1, 0))
 				start_sync(l);
 		} else if (l->phase >= LP_SYNC) {
 			sync_learner(l, c);
@@ -384,7 +389,7 @@ static void on_packet(struct leader *l, struct lconn *c, const struct qpkt *q)
 		if (l->phase == LP_BROADCAST) {
 			send_pkt(l, c, QP_UPTODATE, -1, NULL, -1);
 			c->st = CS_BROADCAST;
-		} else if (quorum_at(l, CS_NEWLEADER_ACKED, 0)) {
+		} else if (quorum_at(l, CS_NEWLEADER_ACKED, 0, 0)) {
 			establish(l);
 		}
 		return;
@@ -453,11 +458,11 @@ struct leader *leader_new(const struct leader_cfg *cfg, const struct leader_io *
 	l->self_logged = cfg->last_zxid;
 	l->max_accepted = cfg->accepted_epoch;
 	/* Alone a quorum (one voter): the epoch is ours to fix at once. */
-	if (quorum_at(l, CS_INFO, 0))
+	if (quorum_at(l, CS_INFO, 0, 0))
 		fix_epoch(l);
-	if (l->phase == LP_WAIT_ACKEPOCH && quorum_at(l, CS_ACKED_EPOCH, 1))
+	if (l->phase == LP_WAIT_ACKEPOCH && quorum_at(l, CS_ACKED_EPOCH, 1, 0))
 		start_sync(l);
-	if (l->phase == LP_SYNC && quorum_at(l, CS_NEWLEADER_ACKED, 0))
+	if (l->phase == LP_SYNC && quorum_at(l, CS_NEWLEADER_ACKED, 0, 0))
 		establish(l);
 	return l;
 }
@@ -604,8 +609,7 @@ void leader_logged(struct leader *l, int64_t zxid)
 
 void leader_tick(struct leader *l, int64_t now_ms)
 {
-	uint8_t seen[256];
-	int i, n = 0;
+	int i;
 
 	if (l->lost)
 		return;
@@ -629,21 +633,7 @@ void leader_tick(struct leader *l, int64_t now_ms)
 		return;
 	/* Apache's "Not sufficient followers synced": the voters heard from lately, us
 	 * included, must still be a quorum. */
-	memset(seen, 0, sizeof(seen));
-	if (l->self_vi >= 0) {
-		seen[l->self_vi] = 1;
-		n++;
-	}
-	for (i = 0; i < l->nconns; i++) {
-		const struct lconn *c = &l->conns[i];
-
-		if (c->st < CS_NEWLEADER_ACKED || c->st == CS_GONE || c->vi < 0 || seen[c->vi] ||
-		    now_ms - c->heard_ms > l->cfg.sync_ms)
-			continue;
-		seen[c->vi] = 1;
-		n++;
-	}
-	if (n <= l->cfg.nvoters / 2) {
+	if (!quorum_at(l, CS_NEWLEADER_ACKED, 0, l->cfg.sync_ms)) {
 		l->lost = 1;
 		if (l->io.lost)
 			l->io.lost(l->io.ctx, "not sufficient followers synced, only synced with sids");

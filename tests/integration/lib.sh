@@ -188,6 +188,19 @@ quorum_cfg() {
 	} > "$dir/zoo.cfg"
 }
 
+# ensemble_cfg DIR MYID CLIENT_PORT QBASE EBASE N [OBSERVER_ID...]: quorum_cfg for servers
+# 1..N on 127.0.0.1, server i on quorum port QBASE+i and election port EBASE+i.
+ensemble_cfg() {
+	local dir=$1 id=$2 port=$3 qb=$4 eb=$5 n=$6 i o x lines=()
+	shift 6
+	for i in $(seq 1 "$n"); do
+		o=
+		for x in "$@"; do [ "$x" = "$i" ] && o=:observer; done
+		lines+=("server.$i=127.0.0.1:$((qb + i)):$((eb + i))$o")
+	done
+	quorum_cfg "$dir" "$id" "$port" "${lines[@]}"
+}
+
 # stop_server DIR: stops the server; one that had already exited is a failure (a crash), with
 # the end of its log.
 stop_server() {

@@ -15,12 +15,7 @@ cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -I"$TOP/common" -I"$TOP/ensemble" -o "$
 	-luv -lcrypto -lz -lpthread || { fail "build fle_peer"; finish; }
 
 # cfg I: zoo.cfg of server I in a three-server ensemble.
-cfg() {
-	quorum_cfg "$IT_TMP/s$1" "$1" $((base + 20 + $1)) \
-		"server.1=127.0.0.1:$((base + 11)):$((base + 1))" \
-		"server.2=127.0.0.1:$((base + 12)):$((base + 2))" \
-		"server.3=127.0.0.1:$((base + 13)):$((base + 3))"
-}
+cfg() { ensemble_cfg "$IT_TMP/s$1" "$1" $((base + 20 + $1)) $((base + 10)) "$base" 3; }
 
 # peer I [ZXID EPOCH]: starts fle_peer as server I.
 peer() {

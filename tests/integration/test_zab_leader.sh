@@ -14,12 +14,7 @@ cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -I"$TOP/common" -I"$TOP/ensemble" -o "$
 	"$IT_DIR/fle_peer.c" "$TOP/build/libensemble.a" "$TOP/build/libzkcommon.a" \
 	-luv -lcrypto -lz -lpthread || { fail "build fle_peer"; finish; }
 
-cfg() {
-	quorum_cfg "$IT_TMP/s$1" "$1" $((base + 20 + $1)) \
-		"server.1=127.0.0.1:$((base + 1)):$((base + 11))" \
-		"server.2=127.0.0.1:$((base + 2)):$((base + 12))" \
-		"server.3=127.0.0.1:$((base + 3)):$((base + 13))"
-}
+cfg() { ensemble_cfg "$IT_TMP/s$1" "$1" $((base + 20 + $1)) "$base" $((base + 10)) 3; }
 
 apache() {
 	local dir=$IT_TMP/s$1

@@ -17,11 +17,7 @@ cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -I"$TOP/common" -I"$TOP/ensemble" \
 
 for i in 1 2; do
 	dir=$IT_TMP/s$i
-	quorum_cfg "$dir" "$i" $((base + 20 + i)) \
-		"server.1=127.0.0.1:$((base + 1)):$((base + 11))" \
-		"server.2=127.0.0.1:$((base + 2)):$((base + 12))" \
-		"server.3=127.0.0.1:$((base + 3)):$((base + 13))" \
-		"server.4=127.0.0.1:$((base + 4)):$((base + 14)):observer"
+	ensemble_cfg "$dir" "$i" $((base + 20 + i)) "$base" $((base + 10)) 4 4
 	(cd "$dir" && exec java -cp "$ZK_CLASSPATH" org.apache.zookeeper.server.quorum.QuorumPeerMain \
 		"$dir/zoo.cfg") > "$dir/server.log" 2>&1 &
 	echo $! > "$dir/pid"

@@ -6,6 +6,8 @@
 #   make deps       install the Debian packages the build and tests need (idempotent)
 #   make bench      benchmarks against Apache ZooKeeper 3.8 (not part of test)
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS=60 per target
+#   make sim        the seeded simulators, long: SEEDS=20000 elections, Zab runs and storage
+#                   crash schedules (make test runs a few hundred of each)
 #   make install    PREFIX=/usr/local: zkensemble, zkfs, zkcli (so mount -t fuse zkfs works)
 #
 # Sources are found by wildcard: a new .c file in common/, ensemble/ or zkfs/ is built
@@ -25,7 +27,6 @@ COMMON_SRC   := $(wildcard common/*.c)
 ENSEMBLE_SRC := $(filter-out ensemble/main.c,$(wildcard ensemble/*.c))
 ZKFS_SRC     := $(filter-out zkfs/zkcli.c,$(wildcard zkfs/*.c))
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
-SIM_SRC      := $(wildcard tests/sim/*.c)
 
 COMMON_OBJ   := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 ENSEMBLE_OBJ := $(ENSEMBLE_SRC:%.c=$(BUILD)/%.o)
@@ -91,6 +92,12 @@ bench: deps
 
 fuzz:
 	@fuzz/run.sh
+
+SEEDS ?= 20000
+sim: $(BUILD)/tests/test_election $(BUILD)/tests/test_zab $(BUILD)/tests/test_storage
+	ELECTION_SEEDS=$(SEEDS) $(BUILD)/tests/test_election
+	ZAB_SEEDS=$(SEEDS) $(BUILD)/tests/test_zab
+	STORAGE_CRASH_SEEDS=$(SEEDS) $(BUILD)/tests/test_storage
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -261,6 +261,30 @@ static void establish(struct leader *l)
 	}
 }
 
+/* Keeps a committed txn (taking p's memory) for DIFFs, dropping the oldest past the limit. */
+static void keep_done(struct leader *l, struct prop *p)
+{
+	if (l->ndone == l->capdone) {
+		if (l->ndone < LEADER_COMMITTED_KEPT) {
+			int cap = l->capdone ? l->capdone * 2 : 64;
+			struct prop *v = realloc(l->done, sizeof(*v) * (size_t)cap);
+
+			if (v) {
+				l->done = v;
+				l->capdone = cap;
+			}
+		}
+		if (l->ndone == l->capdone && l->ndone > 0) {
+			prop_free(&l->done[0]);
+			memmove(l->done, l->done + 1, sizeof(*l->done) * (size_t)--l->ndone);
+		}
+	}
+	if (l->ndone < l->capdone)
+		l->done[l->ndone++] = *p;
+	else
+		prop_free(p);
+}
+
 static void try_commit(struct leader *l)
 {
 	while (l->nout && prop_quorum(l, &l->out[0])) {
@@ -280,26 +304,7 @@ static void try_commit(struct leader *l)
 				send_pkt(l, c, QP_COMMIT, p.zxid, NULL, -1);
 		}
 		l->io.commit(l->io.ctx, p.zxid, p.txn, p.len);
-		/* Kept for DIFFs to learners that come back. */
-		if (l->ndone == l->capdone) {
-			if (l->ndone < LEADER_COMMITTED_KEPT) {
-				int cap = l->capdone ? l->capdone * 2 : 64;
-				struct prop *v = realloc(l->done, sizeof(*v) * (size_t)cap);
-
-				if (v) {
-					l->done = v;
-					l->capdone = cap;
-				}
-			}
-			if (l->ndone == l->capdone && l->ndone > 0) {
-				prop_free(&l->done[0]);
-				memmove(l->done, l->done + 1, sizeof(*l->done) * (size_t)--l->ndone);
-			}
-		}
-		if (l->ndone < l->capdone)
-			l->done[l->ndone++] = p;
-		else
-			prop_free(&p);
+		keep_done(l, &p);
 	}
 }
 
@@ -486,6 +491,19 @@ void leader_free(struct leader *l)
 	free(l->config);
 	buf_release(&l->tmp);
 	free(l);
+}
+
+int leader_preload(struct leader *l, int64_t zxid, const uint8_t *txn, size_t len)
+{
+	struct prop p;
+
+	if (l->nconns || zxid > l->cfg.last_zxid ||
+	    (l->ndone && zxid <= l->done[l->ndone - 1].zxid))
+		return -1;
+	if (prop_init(l, &p, zxid, txn, len))
+		return -1;
+	keep_done(l, &p);
+	return 0;
 }
 
 void leader_connected(struct leader *l, int conn)

@@ -77,6 +77,12 @@ struct leader;
 struct leader *leader_new(const struct leader_cfg *cfg, const struct leader_io *io);
 void leader_free(struct leader *l);
 
+/* Before any learner connects: a txn of the leader's own history (committed, at most
+ * cfg.last_zxid, in increasing order), kept for DIFFs; the last LEADER_COMMITTED_KEPT
+ * count. A leader after an election preloads the tail of its log. 0, or -1 (out of
+ * order, or out of memory). */
+int leader_preload(struct leader *l, int64_t zxid, const uint8_t *txn, size_t len);
+
 void leader_connected(struct leader *l, int conn);
 void leader_input(struct leader *l, int conn, const uint8_t *p, size_t len);
 void leader_disconnected(struct leader *l, int conn);

@@ -27,6 +27,9 @@
 #define MAXN 8
 #define MAXTXN 400
 
+/* Over all seeds: how the learners were synced. */
+static int64_t total_truncs, total_snaps, total_history_runs;
+
 struct pipe {
 	struct buf b;
 };
@@ -47,6 +50,8 @@ struct sim {
 	uint8_t durable[MAXTXN + 16][MAXN];	/* [txn index][node] logged durably */
 	int established;
 	int lost;
+	int history;		/* txns the leader starts with (epoch 1, committed) */
+	int truncs, diffs;
 	int touched[MAXN];	/* sessions touched through each learner's PING replies */
 	uint64_t seed;
 };
@@ -66,6 +71,7 @@ struct node {
 	int64_t log_durable;
 	int64_t accepted, current;
 	int synced;
+	int64_t ahead;		/* > 0: its log runs past the leader's history to here, uncommitted */
 };
 
 static uint64_t rnd(struct sim *s)
@@ -235,6 +241,7 @@ static void n_snapshot(void *ctx, struct zk_tree *t, struct storage_session *ss,
 	n->tree = t;
 	free(ss);
 	n->applied = zxid;
+	total_snaps++;
 	/* It now holds everything the leader had committed up to zxid. */
 	for (i = 0; i < s->ncommitted && s->committed[i] <= zxid; i++)
 		;
@@ -249,8 +256,14 @@ static void n_truncate(void *ctx, int64_t zxid)
 {
 	struct node *n = ctx;
 
-	fail_msg("seed %llu: TRUNC to 0x%llx for node %d", (unsigned long long)n->s->seed,
-		 (unsigned long long)zxid, n->idx);
+	/* Only an uncommitted tail may go: never below what it applied. */
+	if (!n->ahead || zxid < n->applied)
+		fail_msg("seed %llu: TRUNC to 0x%llx for node %d (applied 0x%llx)",
+			 (unsigned long long)n->s->seed, (unsigned long long)zxid, n->idx,
+			 (unsigned long long)n->applied);
+	n->ahead = 0;
+	n->s->truncs++;
+	total_truncs++;
 }
 
 static void n_log(void *ctx, int64_t zxid, const uint8_t *txn, size_t len)
@@ -308,7 +321,7 @@ static void node_connect(struct sim *s, struct node *n)
 	cfg.observer = n->observer;
 	cfg.accepted_epoch = n->accepted;
 	cfg.current_epoch = n->current;
-	cfg.last_zxid = n->applied;
+	cfg.last_zxid = n->ahead ? n->ahead : n->applied;
 	learner_free(n->l);
 	n->l = learner_new(&cfg, &io);
 	assert_non_null(n->l);
@@ -428,7 +441,7 @@ static int step(struct sim *s, int may_churn)
 			/* A learner drops; one that is down comes back. */
 			if (n->up && n->synced)
 				node_disconnect(s, n);
-			else if (!n->up)
+			else if (!n->up && (!n->ahead || s->established))
 				node_connect(s, n);
 			return 1;
 		}
@@ -452,7 +465,7 @@ static void run_seed(uint64_t seed)
 	struct leader_io lio;
 	struct leader_cfg cfg;
 	struct sim *s = calloc(1, sizeof(*s));
-	int i, steps, ntxn;
+	int i, h, steps, ntxn;
 
 	assert_non_null(s);
 	s->seed = seed;
@@ -471,6 +484,15 @@ static void run_seed(uint64_t seed)
 	cfg.nvoters = s->nvoters;
 	cfg.config = "version=0";
 	cfg.sync_ms = 2500;
+	/* A third of the runs start after an election: the leader has a history of epoch 1
+	 * (preloaded for DIFFs), and the learners have prefixes of it, nothing, or a tail the
+	 * leader never committed (TRUNC). */
+	s->history = seed % 3 == 0 ? 5 + (int)(rnd(s) % 60) : 0;
+	total_history_runs += s->history > 0;
+	if (s->history) {
+		cfg.last_zxid = (1LL << 32) | s->history;
+		cfg.accepted_epoch = cfg.current_epoch = 1;
+	}
 	s->leader = leader_new(&cfg, &lio);
 	assert_non_null(s->leader);
 	s->leader_logged_to = s->leader_log_pending = 0;
@@ -484,9 +506,34 @@ static void run_seed(uint64_t seed)
 		n->tree = tree_new();
 		s->nodes[i] = n;
 	}
-	/* A quorum connects at once, the rest later. */
+	for (h = 1; h <= s->history; h++) {
+		struct buf b = BUF_INIT;
+		int64_t z = (1LL << 32) | h;
+
+		mk_txn(&b, z);
+		assert_int_equal(leader_preload(s->leader, z, b.p, b.len), 0);
+		apply_to(s->ltree, b.p, b.len);
+		s->committed[s->ncommitted++] = z;
+		for (i = 1; i < s->n; i++) {
+			struct node *n = s->nodes[i];
+
+			if (n->napplied_seq == h - 1 && (i % 3 != 1 || h <= s->history / 2) &&
+			    !(i % 3 == 0 && h == 1)) {
+				apply_to(n->tree, b.p, b.len);
+				n->applied = z;
+				n->napplied_seq = h;
+				n->accepted = n->current = 1;
+			}
+		}
+		buf_release(&b);
+	}
+	/* Node 2 (when it follows the full history) logged two more that never committed. */
+	if (s->history && s->nodes[2]->napplied_seq == s->history && !s->nodes[2]->observer)
+		s->nodes[2]->ahead = ((1LL << 32) | s->history) + 2;
+	/* A quorum connects at once, the rest later (one that is ahead only after the new epoch
+	 * is established: before, it would be "ahead of the leader" and dropped). */
 	for (i = 1; i < s->n; i++)
-		if (i <= s->nvoters / 2 || rnd(s) % 2)
+		if (!s->nodes[i]->ahead && (i <= s->nvoters / 2 || rnd(s) % 2))
 			node_connect(s, s->nodes[i]);
 	ntxn = 20 + (int)(rnd(s) % 200);
 	for (steps = 0; steps < 200000 && tindex(s->proposed) < ntxn; steps++)
@@ -500,7 +547,7 @@ static void run_seed(uint64_t seed)
 	for (steps = 0; steps < 2000000; steps++)
 		if (!step(s, 0) && steps > 1000)
 			break;
-	if (s->ncommitted != tindex(s->proposed)) {
+	if (s->ncommitted != s->history + (s->proposed ? tindex(s->proposed) : 0)) {
 		for (i = 1; i < s->n; i++)
 			print_message("  node %d: up %d synced %d observer %d applied 0x%llx logged 0x%llx/0x%llx phase %s pipes %zu/%zu\n",
 				      i, s->nodes[i]->up, s->nodes[i]->synced, s->nodes[i]->observer,
@@ -513,7 +560,7 @@ static void run_seed(uint64_t seed)
 			      (unsigned long long)s->leader_logged_to,
 			      (unsigned long long)s->leader_log_pending, s->n, s->nvoters);
 		fail_msg("seed %llu: %d of %d proposals committed", (unsigned long long)seed,
-			 s->ncommitted, tindex(s->proposed));
+			 s->ncommitted - s->history, tindex(s->proposed));
 	}
 	for (i = 1; i < s->n; i++) {
 		struct node *n = s->nodes[i];
@@ -580,7 +627,13 @@ static void test_simulated_zab(void **state)
 
 	for (seed = 1; seed <= n; seed++)
 		run_seed(seed);
-	print_message("zab simulator: %llu seeds\n", (unsigned long long)n);
+	print_message("zab simulator: %llu seeds, %lld starting from a history; learners synced "
+		      "by %lld snapshots and %lld truncations (the rest by DIFF)\n",
+		      (unsigned long long)n, (long long)total_history_runs, (long long)total_snaps,
+		      (long long)total_truncs);
+	/* The scenarios must really happen. */
+	assert_true(total_truncs > 0);
+	assert_true(total_snaps > 0);
 }
 
 int main(void)

@@ -209,7 +209,8 @@ static void sync_learner(struct leader *l, struct lconn *c)
 		for (i = 0; i < l->nout; i++)
 			send_pkt(l, c, QP_PROPOSAL, l->out[i].zxid, l->out[i].txn,
 				 (int32_t)l->out[i].len);
-	send_pkt(l, c, QP_NEWLEADER, l->new_epoch << 32, l->config, (int32_t)strlen(l->config));
+	send_pkt(l, c, QP_NEWLEADER, epoch_zxid(l->new_epoch), l->config,
+		 (int32_t)strlen(l->config));
 	c->st = CS_SYNCING;
 }
 
@@ -228,7 +229,7 @@ static void fix_epoch(struct leader *l)
 	be32_put(ver, QP_PROTOCOL_VERSION);
 	for (i = 0; i < l->nconns; i++) {
 		if (l->conns[i].st == CS_INFO) {
-			send_pkt(l, &l->conns[i], QP_LEADERINFO, l->new_epoch << 32, ver, 4);
+			send_pkt(l, &l->conns[i], QP_LEADERINFO, epoch_zxid(l->new_epoch), ver, 4);
 			l->conns[i].st = CS_EPOCH_SENT;
 		}
 	}
@@ -241,7 +242,7 @@ static void start_sync(struct leader *l)
 	l->phase = LP_SYNC;
 	l->cfg.current_epoch = l->new_epoch;
 	l->io.epoch(l->io.ctx, 1, l->new_epoch);
-	l->last_proposed = l->new_epoch << 32;
+	l->last_proposed = epoch_zxid(l->new_epoch);
 	for (i = 0; i < l->nconns; i++)
 		if (l->conns[i].st == CS_ACKED_EPOCH)
 			sync_learner(l, &l->conns[i]);
@@ -359,7 +360,7 @@ static void on_packet(struct leader *l, struct lconn *c, const struct qpkt *q)
 				fix_epoch(l);
 		} else {
 			be32_put(ver, QP_PROTOCOL_VERSION);
-			send_pkt(l, c, QP_LEADERINFO, l->new_epoch << 32, ver, 4);
+			send_pkt(l, c, QP_LEADERINFO, epoch_zxid(l->new_epoch), ver, 4);
 			c->st = CS_EPOCH_SENT;
 		}
 		return;
@@ -386,7 +387,7 @@ static void on_packet(struct leader *l, struct lconn *c, const struct qpkt *q)
 		}
 		return;
 	case CS_SYNCING:
-		if (q->type != QP_ACK || q->zxid != l->new_epoch << 32) {
+		if (q->type != QP_ACK || q->zxid != epoch_zxid(l->new_epoch)) {
 			drop(l, c, "expected the NEWLEADER ACK");
 			return;
 		}
@@ -401,7 +402,7 @@ static void on_packet(struct leader *l, struct lconn *c, const struct qpkt *q)
 	case CS_NEWLEADER_ACKED:
 	case CS_BROADCAST:
 		if (q->type == QP_ACK) {
-			if (q->zxid != l->new_epoch << 32)
+			if (q->zxid != epoch_zxid(l->new_epoch))
 				ack(l, c, q->zxid);
 		} else if (q->type == QP_REQUEST) {
 			if (!q->data || q->data_len < 16) {

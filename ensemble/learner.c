@@ -434,7 +434,7 @@ static void on_sync(struct learner *l, const struct qpkt *q)
 			break;
 		}
 		l->phase = PH_BROADCAST;
-		send_pkt(l, QP_ACK, l->new_epoch << 32, NULL, -1);
+		send_pkt(l, QP_ACK, epoch_zxid(l->new_epoch), NULL, -1);
 		l->io.synced(l->io.ctx, l->new_epoch);
 		/* Proposals that came after NEWLEADER go to the log now (Apache logs them
 		 * after UPTODATE too), and get their ACKs once durable. */
@@ -536,7 +536,7 @@ void learner_start(struct learner *l)
 
 	qpkt_learner_info(&li, l->cfg.myid, QP_PROTOCOL_VERSION, l->cfg.config_version);
 	send_pkt(l, l->cfg.observer ? QP_OBSERVERINFO : QP_FOLLOWERINFO,
-		 l->cfg.accepted_epoch << 32, li.p, (int32_t)li.len);
+		 epoch_zxid(l->cfg.accepted_epoch), li.p, (int32_t)li.len);
 	buf_release(&li);
 	l->phase = PH_DISCOVERY;
 }

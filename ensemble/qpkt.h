@@ -39,6 +39,13 @@ enum qpkt_type {
 	QP_INFORMANDACTIVATE = 19,
 };
 
+/* The first zxid of an epoch, epoch << 32 as Java computes it (wrapping, where a signed
+ * shift in C would be undefined: a peer can claim any epoch). */
+static inline int64_t epoch_zxid(int64_t epoch)
+{
+	return (int64_t)((uint64_t)epoch << 32);
+}
+
 /* LearnerInfo.protocolVersion and LEADERINFO's data. */
 #define QP_PROTOCOL_VERSION 0x10000
 

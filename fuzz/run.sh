@@ -14,9 +14,22 @@ clang $flags -o "$out/fuzz_qpkt" fuzz/fuzz_qpkt.c ensemble/qpkt.c common/buf.c
 # The learner parses snapshot streams into trees: it takes the whole of ensemble/ but the
 # server's I/O.
 clang $flags -o "$out/fuzz_learner" fuzz/fuzz_learner.c \
-	$(ls ensemble/*.c | grep -v -e main.c -e server.c -e qcnx.c -e fourlw.c) common/*.c \
+	$(ls ensemble/*.c | grep -v -e main.c -e server.c -e server_write.c -e qcnx.c -e fourlw.c) common/*.c \
 	-luv -lcrypto -lz -lpthread
-for t in fuzz_request fuzz_txn fuzz_election fuzz_qpkt fuzz_learner; do
+# A seed for the learner: a whole sync as a leader sends it (LEADERINFO, DIFF, a proposal
+# and its commit, NEWLEADER, UPTODATE, PING), so that the fuzzer starts past discovery.
+mkdir -p fuzz/corpus/fuzz_learner
+printf '%b' \
+	'\x00\x00\x00\x11\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x04\x00\x01\x00\x00\xff\xff\xff\xff' \
+	'\x00\x00\x00\x0d\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff' \
+	'\x00\x00\x00\x02\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x03abc\xff\xff\xff\xff' \
+	'\x00\x00\x00\x04\x00\x00\x00\x01\x00\x00\x00\x01\xff\xff\xff\xff\xff\xff\xff\xff' \
+	'\x00\x00\x00\x0a\x00\x00\x00\x01\x00\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff' \
+	'\x00\x00\x00\x0c\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff' \
+	'\x00\x00\x00\x05\x00\x00\x00\x01\x00\x00\x00\x01\xff\xff\xff\xff\xff\xff\xff\xff' \
+	> fuzz/corpus/fuzz_learner/seed-sync
+clang $flags -o "$out/fuzz_leader" fuzz/fuzz_leader.c ensemble/leader.c ensemble/qpkt.c common/buf.c
+for t in fuzz_request fuzz_txn fuzz_election fuzz_qpkt fuzz_learner fuzz_leader; do
 	mkdir -p "fuzz/corpus/$t"
 	echo "== $t for ${secs}s"
 	rc=0

@@ -81,14 +81,6 @@ struct log_job {
 	char errmsg[PATH_LEN + 128];
 };
 
-static double mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 /* ---- the worker side ---------------------------------------------------------------- */
 
 /*
@@ -217,7 +209,7 @@ static void batch_write(struct zk_storage *st, struct log_job *j)
 	int64_t end = j->off + (int64_t)j->data.len;
 	const char *step;
 	int created = 0;
-	double t0;
+	int64_t t0, now;
 
 	if (!j->f) {
 		step = "create";
@@ -236,7 +228,7 @@ static void batch_write(struct zk_storage *st, struct log_job *j)
 			goto fail;
 	}
 	step = "write";
-	t0 = mono_us();
+	t0 = storage_now_ns();
 	j->rc = vfs_pwrite(j->f, j->data.p, j->data.len, j->off);
 	if (j->rc)
 		goto fail;
@@ -248,8 +240,9 @@ static void batch_write(struct zk_storage *st, struct log_job *j)
 		j->fsyncs++;
 		if (j->rc)
 			goto fail;
-		j->sync_us = mono_us() - t0;
-		atomic_store(&st->log_flush_ns, storage_now_ns());
+		now = storage_now_ns();
+		j->sync_us = (double)(now - t0) / 1000.0;
+		atomic_store(&st->log_flush_ns, now);
 		if (created) {
 			/* The new file's name must survive a crash too. */
 			step = "fsync directory of";
